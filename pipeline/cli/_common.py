@@ -1,0 +1,37 @@
+"""Helpers shared by the subcommands: the database, and tables on screen."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from db.engine import get_engine, redact
+from db.migrate import upgrade
+from pipeline.errors import DxTraceError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def open_db(args: argparse.Namespace) -> Engine:
+    """The study database named by --db, brought to the newest schema."""
+    engine = get_engine(args.db)
+    try:
+        upgrade(engine)
+    except OperationalError as exc:
+        raise DxTraceError(f"cannot open the database {redact(str(engine.url))}: {exc.orig}") from None
+    return engine
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
