@@ -1,0 +1,77 @@
+"""Which studies a person works in, and a study's blinding and suggestion settings."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, func, select
+
+from db.models import ROLE_LEAD, Annotator, Assignment, Response, Run, Study
+from pipeline.annotation._codebook import ensure_codebook
+from pipeline.errors import DxTraceError
+
+
+def get_study(session: Session, ref: str | int) -> Study:
+    """A study by name or id; the error lists the studies there are."""
+    study = None
+    if isinstance(ref, int) or str(ref).isdigit():
+        study = session.get(Study, int(ref))
+    if study is None:
+        study = session.exec(select(Study).where(Study.name == str(ref))).first()
+    if study is None:
+        names = [s.name for s in session.exec(select(Study).order_by(Study.name))]
+        known = ", ".join(names) if names else "none yet; create one with: python -m pipeline study"
+        raise DxTraceError(f"no study {ref!r} (studies: {known})")
+    return study
+
+
+def studies_for(session: Session, person: Annotator) -> list[Study]:
+    """Leads see every study; an annotator the studies with items assigned to them. Newest first."""
+    query = select(Study).order_by(col(Study.created_at).desc(), col(Study.id).desc())
+    if person.role != ROLE_LEAD:
+        assigned = select(Assignment.study_id).where(Assignment.annotator_id == person.id).distinct()
+        query = query.where(col(Study.id).in_(assigned))
+    return list(session.exec(query))
+
+
+def study_response_ids(session: Session, study_id: int, response_ids: list[int]) -> set[int]:
+    """Those of the ids that are responses of this study."""
+    found: set[int] = set()
+    ids = sorted(set(response_ids))
+    for i in range(0, len(ids), 500):  # bounded IN lists for PostgreSQL and SQLite alike
+        chunk = ids[i : i + 500]
+        rows = session.exec(
+            select(Response.id)
+            .join(Run, Run.id == Response.run_id)
+            .where(Run.study_id == study_id, col(Response.id).in_(chunk))
+        )
+        found.update(rows)
+    return found
+
+
+def count_responses(session: Session, study_id: int) -> int:
+    return session.exec(
+        select(func.count(Response.id)).join(Run, Run.id == Response.run_id).where(Run.study_id == study_id)
+    ).one()
+
+
+def update_study_settings(
+    session: Session,
+    study_id: int,
+    *,
+    blind_models: bool | None = None,
+    blind_annotators: bool | None = None,
+    show_suggestions: bool | None = None,
+    codebook_version: str | None = None,
+) -> Study:
+    """Change a study's blinding, suggestion and codebook settings (a lead's decision)."""
+    study = get_study(session, study_id)
+    if blind_models is not None:
+        study.blind_models = blind_models
+    if blind_annotators is not None:
+        study.blind_annotators = blind_annotators
+    if show_suggestions is not None:
+        study.show_suggestions = show_suggestions
+    if codebook_version is not None:
+        study.codebook_version_id = ensure_codebook(session, codebook_version).id
+    session.add(study)
+    session.flush()
+    return study
