@@ -1,0 +1,244 @@
+"""Pure functions on unit vectors: clusters, the number of clusters, the 2-D map, keywords, typical members, duplicates."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.cluster._types import MAP_METHODS, METHODS
+
+NOISE = -1
+# Above this many points t-SNE takes minutes on a laptop; PCA keeps the map instant.
+TSNE_MAX_POINTS = 12_000
+SILHOUETTE_SAMPLE = 3000
+
+# Filler of reasoning traces ("Okay, let's see... wait, maybe") that would otherwise top every cluster's keywords.
+# fmt: off
+TRACE_STOP_WORDS = frozenset([
+    "okay", "ok", "let", "lets", "let's", "wait", "hmm", "maybe", "think", "thinking", "thought", "actually",
+    "probably", "perhaps", "alternatively", "like", "likely", "also", "need", "needs", "check", "consider",
+    "considering", "considered", "given", "say", "says", "said", "right", "sure", "yes", "just", "really", "mean",
+    "means", "possible", "possibly", "points", "point", "another", "key", "option", "options", "answer", "answers",
+    "question", "first", "second", "third", "next", "based", "make", "makes", "made", "could", "would", "should",
+    "might", "must", "one", "two", "three", "case", "patient", "patients", "diagnosis", "diagnoses", "differential",
+])
+# fmt: on
+
+
+@dataclass(frozen=True)
+class ClusterFit:
+    labels: np.ndarray  # cluster per point; NOISE for HDBSCAN's outliers
+    n_clusters: int
+    silhouette: float | None
+    silhouette_by_k: dict[int, float] = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+
+def silhouette(X: np.ndarray, labels: np.ndarray, seed: int = 0) -> float | None:
+    """Mean cosine silhouette of the clustered points (noise left out); None when undefined."""
+    from sklearn.metrics import silhouette_score
+
+    keep = labels != NOISE
+    x, lab = X[keep], labels[keep]
+    n_labels = len(np.unique(lab))
+    if n_labels < 2 or n_labels >= len(lab):
+        return None
+    sample = SILHOUETTE_SAMPLE if len(lab) > SILHOUETTE_SAMPLE else None
+    return float(silhouette_score(x, lab, metric="cosine", sample_size=sample, random_state=seed))
+
+
+def _kmeans(X: np.ndarray, k: int, seed: int) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(X)
+
+
+def fit_clusters(
+    X: np.ndarray,
+    method: str = "kmeans",
+    n_clusters: int | None = None,
+    *,
+    k_min: int = 2,
+    k_max: int = 12,
+    min_cluster_size: int | None = None,
+    seed: int = 0,
+) -> ClusterFit:
+    """Cluster unit vectors; k-means and agglomerative pick k by silhouette when n_clusters is None."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    n = len(X)
+    if n < 3:
+        raise ValueError(f"need at least 3 vectors to cluster, got {n}")
+    if method == "hdbscan":
+        return _hdbscan(X, min_cluster_size, seed)
+    if n_clusters is not None and not 1 <= n_clusters <= n:
+        raise ValueError(f"n_clusters must be between 1 and {n}, got {n_clusters}")
+
+    if method == "kmeans":
+
+        def cut(k: int) -> np.ndarray:
+            return _kmeans(X, k, seed)
+    else:
+        # Ward on unit vectors; one tree serves every k, so choosing k costs one fit.
+        from scipy.cluster.hierarchy import fcluster, ward
+
+        tree = ward(X.astype(np.float64))
+
+        def cut(k: int) -> np.ndarray:
+            return fcluster(tree, t=k, criterion="maxclust").astype(np.int64) - 1
+
+    params: dict = {"seed": seed}
+    if n_clusters is not None:
+        labels = cut(n_clusters)
+        return ClusterFit(labels, int(len(np.unique(labels))), silhouette(X, labels, seed), {}, params)
+    hi = min(k_max, n - 1)
+    lo = min(max(2, k_min), hi)
+    scores: dict[int, float] = {}
+    fits: dict[int, np.ndarray] = {}
+    for k in range(lo, hi + 1):
+        labels = cut(k)
+        s = silhouette(X, labels, seed)
+        if s is not None:
+            scores[k], fits[k] = s, labels
+    if not scores:
+        labels = np.zeros(n, dtype=np.int64)
+        return ClusterFit(labels, 1, None, {}, {**params, "k_range": [lo, hi]})
+    best = max(scores, key=lambda k: (scores[k], -k))  # ties: fewer clusters
+    return ClusterFit(
+        fits[best], best, scores[best], scores, {**params, "k_range": [lo, hi], "chosen_by": "silhouette"}
+    )
+
+
+def _reduce(X: np.ndarray, dims: int, seed: int) -> np.ndarray:
+    from sklearn.decomposition import PCA
+
+    d = min(dims, X.shape[0] - 1, X.shape[1])
+    return X if d >= X.shape[1] else PCA(n_components=d, random_state=seed).fit_transform(X)
+
+
+def _hdbscan(X: np.ndarray, min_cluster_size: int | None, seed: int) -> ClusterFit:
+    from sklearn.cluster import HDBSCAN
+
+    mcs = min_cluster_size or max(5, len(X) // 100)
+    if mcs < 2:
+        raise ValueError(f"min_cluster_size must be at least 2, got {mcs}")
+    mcs = min(mcs, len(X))
+    # Density in 384 dimensions is nearly flat; 50 principal components keep the structure and the speed.
+    Z = _reduce(X, 50, seed)
+    labels = HDBSCAN(min_cluster_size=mcs, copy=True).fit_predict(Z).astype(np.int64)
+    n_found = int(len(set(labels.tolist()) - {NOISE}))
+    return ClusterFit(
+        labels, n_found, silhouette(X, labels, seed), {}, {"min_cluster_size": mcs, "pca_dims": Z.shape[1]}
+    )
+
+
+def map_2d(X: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np.ndarray, str]:
+    """2-D coordinates for the map, and the method used (t-SNE, or PCA for very many points)."""
+    if method not in MAP_METHODS:
+        raise ValueError(f"map must be one of {', '.join(MAP_METHODS)}, got {method!r}")
+    n = len(X)
+    if method == "auto":
+        method = "tsne" if 10 <= n <= TSNE_MAX_POINTS else "pca"
+    if n < 3:
+        return np.zeros((n, 2)), "pca"
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=2, random_state=seed).fit_transform(X), "pca"
+    from sklearn.manifold import TSNE
+
+    Z = _reduce(X, 50, seed)
+    perplexity = float(min(30.0, max(2.0, (n - 1) / 3)))
+    coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, metric="cosine").fit_transform(
+        Z
+    )
+    return coords, "tsne"
+
+
+_TOKEN = r"(?u)\b[a-zA-Z][a-zA-Z\-]{2,}\b"
+
+
+def class_tfidf_keywords(texts: list[str], labels: np.ndarray, n: int = 10) -> dict[int, list[str]]:
+    """Class-based TF-IDF (as in BERTopic): terms frequent in one cluster and rare across the others."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+    clusters = sorted(set(labels.tolist()) - {NOISE})
+    if not clusters:
+        return {}
+    stop = sorted(ENGLISH_STOP_WORDS | TRACE_STOP_WORDS)
+    min_df = 2 if len(texts) >= 20 else 1
+    vec = CountVectorizer(
+        stop_words=stop, token_pattern=_TOKEN, ngram_range=(1, 2), min_df=min_df, max_features=50_000, lowercase=True
+    )
+    try:
+        counts = vec.fit_transform(texts)
+    except ValueError:  # every text was stop words
+        return {c: [] for c in clusters}
+    from scipy.sparse import csr_matrix
+
+    index = {c: i for i, c in enumerate(clusters)}
+    rows = [i for i, lab in enumerate(labels.tolist()) if lab != NOISE]
+    member = csr_matrix(
+        (np.ones(len(rows)), ([index[int(labels[i])] for i in rows], rows)), shape=(len(clusters), len(texts))
+    )
+    per_class = np.asarray((member @ counts).todense(), dtype=np.float64)  # clusters x terms
+    tf = per_class / np.maximum(per_class.sum(axis=1, keepdims=True), 1.0)
+    avg_words = per_class.sum() / len(clusters)
+    idf = np.log1p(avg_words / np.maximum(per_class.sum(axis=0), 1.0))
+    scores = tf * idf
+    terms = vec.get_feature_names_out()
+    out: dict[int, list[str]] = {}
+    for c, i in index.items():
+        top = np.argsort(-scores[i], kind="stable")
+        words: list[str] = []
+        for t in top:
+            if scores[i, t] <= 0 or len(words) >= n:
+                break
+            term = terms[t]
+            # A bigram adds nothing when both its words are already listed.
+            if " " in term and all(w in words for w in term.split()):
+                continue
+            words.append(term)
+        out[c] = words
+    return out
+
+
+def typical_members(X: np.ndarray, labels: np.ndarray, n: int = 5) -> tuple[np.ndarray, dict[int, list[int]]]:
+    """Cosine distance of each point to its cluster's centre, and each cluster's n nearest points (indices)."""
+    dist = np.full(len(X), np.nan)
+    typical: dict[int, list[int]] = {}
+    for c in sorted(set(labels.tolist()) - {NOISE}):
+        idx = np.flatnonzero(labels == c)
+        centre = X[idx].mean(axis=0)
+        norm = np.linalg.norm(centre)
+        centre = centre / norm if norm > 0 else centre
+        d = 1.0 - X[idx] @ centre
+        dist[idx] = d
+        typical[c] = idx[np.argsort(d, kind="stable")[:n]].tolist()
+    return dist, typical
+
+
+def near_duplicates(X: np.ndarray, threshold: float = 0.95) -> np.ndarray:
+    """For each point, the index of the first point of its near-duplicate group (cosine >= threshold), else -1."""
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.neighbors import radius_neighbors_graph
+
+    out = np.full(len(X), -1, dtype=np.int64)
+    if len(X) < 2:
+        return out
+    graph = radius_neighbors_graph(X, radius=max(1e-9, 1.0 - threshold), metric="cosine", include_self=False)
+    _, comp = connected_components(graph, directed=False)
+    first: dict[int, int] = {}
+    for i, c in enumerate(comp.tolist()):
+        if c in first:
+            out[i] = first[c]
+        else:
+            first[c] = i
+    return out
+
+
+def clean_snippet(text: str, n: int = 240) -> str:
+    s = re.sub(r"\s+", " ", text).strip()
+    return s if len(s) <= n else s[: n - 1].rstrip() + "…"
