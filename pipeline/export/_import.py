@@ -1,0 +1,603 @@
+"""Importing an export into a database: validated first, then written in the caller's transaction.
+
+Nothing is written unless the whole export is valid (schema, checksums, references, and
+agreement with what the database already holds), so an import is all or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import zipfile
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jsonschema import Draft202012Validator, FormatChecker
+from sqlmodel import Session, select
+
+from db.models import (
+    Annotation,
+    AnnotationEvent,
+    Annotator,
+    Assignment,
+    Case,
+    CaseSet,
+    CodebookVersion,
+    FinalLabel,
+    Grade,
+    Model,
+    Response,
+    Run,
+    Study,
+)
+from pipeline.errors import DxTraceError, InputError, Problem
+from pipeline.export._format import (
+    CODEBOOK_KEYS,
+    FORMAT,
+    FORMAT_VERSION,
+    ID_KEYS,
+    MANIFEST_FILE,
+    NAME_KEYS,
+    RECORDS_FILE,
+    manifest_schema,
+    natural_key,
+    parse_ts,
+    record_schema,
+)
+
+# An imported account cannot sign in until a lead sets a password (`python -m pipeline users passwd`).
+NO_PASSWORD = "!imported-no-password"
+_MAX_PROBLEMS = 50
+
+
+@dataclass
+class ImportSummary:
+    study: str
+    source: Path
+    responses: int = 0
+    annotations: int = 0
+    final_labels: int = 0
+    grades: int = 0
+    annotators_created: list[str] = field(default_factory=list)
+    annotators_reused: list[str] = field(default_factory=list)
+    case_sets_created: list[str] = field(default_factory=list)
+    cases_added: int = 0
+
+    def summary(self) -> str:
+        people = f"{len(self.annotators_created)} annotator account(s) created (inactive, no password)"
+        if self.annotators_reused:
+            people += f", {len(self.annotators_reused)} existing reused"
+        return (
+            f"imported study {self.study!r} from {self.source}: {self.responses} responses, {self.grades} grades, "
+            f"{self.annotations} annotations, {self.final_labels} final labels, {self.cases_added} cases added; "
+            + people
+        )
+
+
+def _field_path(path: deque) -> str | None:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None
+
+
+def _schema_problems(validator: Draft202012Validator, doc: object, file: str, line: int | None) -> list[Problem]:
+    problems = []
+    for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        # oneOf failures say little; the best sub-error names the field that is wrong.
+        best = min(err.context, key=lambda e: len(e.absolute_path), default=None) if err.context else None
+        where = err if best is None else best
+        problems.append(Problem(file, line, _field_path(where.absolute_path), where.message))
+    return problems
+
+
+def _resolve(path: Path) -> tuple[Path, Path, tempfile.TemporaryDirectory | None]:
+    """(manifest, records) files of an export folder, zip, study.json or responses.jsonl."""
+    if not path.exists():
+        raise InputError(Problem(str(path), None, None, "no such file or folder"))
+    tmp = None
+    if path.is_file() and zipfile.is_zipfile(path):
+        tmp = tempfile.TemporaryDirectory(prefix="dxtrace-import-")
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            manifest = next((n for n in names if Path(n).name == MANIFEST_FILE), None)
+            if manifest is None:
+                tmp.cleanup()
+                raise InputError(Problem(str(path), None, None, f"zip holds no {MANIFEST_FILE}: not a DxTrace export"))
+            prefix = manifest[: -len(MANIFEST_FILE)]
+            for name in (manifest, prefix + RECORDS_FILE):
+                if name in names:
+                    zf.extract(name, tmp.name)
+        folder = Path(tmp.name) / prefix
+    elif path.is_dir():
+        folder = path
+    else:
+        folder = path.parent
+    manifest_path, records_path = folder / MANIFEST_FILE, folder / RECORDS_FILE
+    for needed in (manifest_path, records_path):
+        if not needed.exists():
+            if tmp:
+                tmp.cleanup()
+            raise InputError(
+                Problem(str(needed), None, None, "missing: an export folder holds study.json and responses.jsonl")
+            )
+    return manifest_path, records_path, tmp
+
+
+@dataclass
+class _Parsed:
+    manifest: dict
+    records: list[tuple[int, dict]]  # (line number, record)
+
+
+def read_export(path: Path | str) -> _Parsed:
+    """Parse and validate an export without touching any database; InputError lists every problem."""
+    path = Path(path)
+    manifest_path, records_path, tmp = _resolve(path)
+    try:
+        return _read(path, manifest_path, records_path)
+    finally:
+        if tmp:
+            tmp.cleanup()
+
+
+def _read(source: Path, manifest_path: Path, records_path: Path) -> _Parsed:
+    shown = lambda p: str(source / p.name) if source.is_file() and zipfile.is_zipfile(source) else str(p)  # noqa: E731
+    mfile, rfile = shown(manifest_path), shown(records_path)
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(Problem(mfile, None, None, f"not UTF-8 text: {exc}")) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(Problem(mfile, exc.lineno, None, f"not valid JSON: {exc.msg}")) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise InputError(Problem(mfile, None, "format", f"not a DxTrace export (expected format {FORMAT!r})"))
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise InputError(
+            Problem(
+                mfile,
+                None,
+                "format_version",
+                f"format version {manifest.get('format_version')!r} is not supported (this DxTrace reads {FORMAT_VERSION})",
+            )
+        )
+    problems = _schema_problems(
+        Draft202012Validator(manifest_schema(), format_checker=FormatChecker()), manifest, mfile, None
+    )
+    if problems:
+        raise InputError(problems)
+
+    expected = manifest["files"].get(RECORDS_FILE, {}).get("sha256")
+    if expected:
+        actual = hashlib.sha256(records_path.read_bytes()).hexdigest()
+        if actual != expected:
+            raise InputError(
+                Problem(
+                    rfile,
+                    None,
+                    None,
+                    f"file changed since export (SHA-256 {actual[:12]}..., study.json says {expected[:12]}...)",
+                )
+            )
+
+    validator = Draft202012Validator(record_schema(), format_checker=FormatChecker())
+    models = {m["name"] for m in manifest["models"]}
+    sets = {c["name"] for c in manifest["case_sets"]}
+    codebooks = {c["version"] for c in manifest["codebooks"]}
+    people = {a["ref"] for a in manifest["annotators"]}
+    study_name = manifest["study"]["name"]
+    problems = []
+    records: list[tuple[int, dict]] = []
+    seen: dict[str, int] = {}
+    cases: dict[tuple[str, str], tuple[int, dict]] = {}
+    runs: dict[tuple[str, str, int], tuple[int, dict]] = {}
+
+    def check_ref(line: int, where: str, ref: str | None, known: set[str], what: str) -> None:
+        if ref is not None and ref not in known:
+            problems.append(Problem(rfile, line, where, f"{what} {ref!r} is not listed in study.json"))
+
+    with records_path.open("rb") as fh:
+        for line, raw in enumerate(fh, 1):
+            if len(problems) >= _MAX_PROBLEMS:
+                break
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                problems.append(Problem(rfile, line, None, f"not UTF-8 text: {exc}"))
+                continue
+            except json.JSONDecodeError as exc:
+                problems.append(Problem(rfile, line, None, f"not valid JSON: {exc.msg} (column {exc.colno})"))
+                continue
+            found = _schema_problems(validator, record, rfile, line)
+            if found:
+                problems.extend(found)
+                continue
+            key = record["key"]
+            if key in seen:
+                problems.append(Problem(rfile, line, "key", f"duplicate key {key!r} (first on line {seen[key]})"))
+                continue
+            seen[key] = line
+            if record["study"] != study_name:
+                problems.append(
+                    Problem(rfile, line, "study", f"{record['study']!r} but study.json is for {study_name!r}")
+                )
+            check_ref(line, "model.name", record["model"]["name"], models, "model")
+            check_ref(line, "case.case_set", record["case"]["case_set"], sets, "case set")
+            check_ref(line, "codebook_version", record["codebook_version"], codebooks, "codebook version")
+            for i, g in enumerate(record["grades"]):
+                check_ref(line, f"grades[{i}].annotator", g.get("annotator"), people, "annotator")
+            for i, a in enumerate(record["annotations"]):
+                check_ref(line, f"annotations[{i}].annotator", a["annotator"], people, "annotator")
+                check_ref(
+                    line, f"annotations[{i}].codebook_version", a["codebook_version"], codebooks, "codebook version"
+                )
+                for j, ev in enumerate(a.get("events", [])):
+                    check_ref(line, f"annotations[{i}].events[{j}].annotator", ev["annotator"], people, "annotator")
+            for i, a in enumerate(record["assignments"]):
+                check_ref(line, f"assignments[{i}].annotator", a["annotator"], people, "annotator")
+            final = record["final_label"]
+            if final:
+                check_ref(line, "final_label.adjudicator", final.get("adjudicator"), people, "annotator")
+                check_ref(
+                    line, "final_label.codebook_version", final.get("codebook_version"), codebooks, "codebook version"
+                )
+            case = record["case"]
+            ck = (case["case_set"], case["case_key"])
+            if ck in cases and cases[ck][1] != case:
+                problems.append(
+                    Problem(rfile, line, "case", f"case {ck[1]!r} differs from the same case on line {cases[ck][0]}")
+                )
+            cases.setdefault(ck, (line, case))
+            rk = (record["model"]["name"], case["case_set"], record["run"]["ordinal"])
+            if rk in runs and runs[rk][1] != record["run"]:
+                problems.append(Problem(rfile, line, "run", f"run differs from the same run on line {runs[rk][0]}"))
+            runs.setdefault(rk, (line, record["run"]))
+            records.append((line, record))
+    if problems:
+        raise InputError(problems)
+    count = manifest["files"].get(RECORDS_FILE, {}).get("rows")
+    if count is not None and count != len(records):
+        raise InputError(
+            Problem(rfile, None, None, f"{len(records)} records but study.json says {count}: file is truncated")
+        )
+    return _Parsed(manifest, records)
+
+
+def _unscrub(value, ids: dict[str, int], names: dict[str, str], codebooks: dict[str, int]):
+    """Refs and codebook versions inside an audit dict back to this database's ids and usernames."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in ID_KEYS and isinstance(v, str) and v in ids:
+                out[k] = ids[v]
+            elif k in NAME_KEYS and isinstance(v, str) and v in names:
+                out[k] = names[v]
+            elif k in CODEBOOK_KEYS and isinstance(v, str) and v in codebooks:
+                out[k] = codebooks[v]
+            else:
+                out[k] = _unscrub(v, ids, names, codebooks)
+        return out
+    if isinstance(value, list):
+        return [_unscrub(v, ids, names, codebooks) for v in value]
+    return value
+
+
+def import_export(session: Session, path: Path | str, *, study_name: str | None = None) -> ImportSummary:
+    """Add the study of an export to the database in the caller's transaction.
+
+    The study must not exist yet (pass study_name to import under another name). Case sets,
+    cases and codebook versions already in the database are reused when identical, and an
+    error when they differ. Annotator refs become accounts that cannot sign in.
+    """
+    path = Path(path)
+    parsed = read_export(path)
+    manifest = parsed.manifest
+    mfile = str(path / MANIFEST_FILE) if path.is_dir() else str(path)
+    name = study_name or manifest["study"]["name"]
+    if session.exec(select(Study).where(Study.name == name)).first():
+        raise DxTraceError(
+            f"a study named {name!r} is already in this database; import under another name with --as NAME"
+        )
+    summary = ImportSummary(study=name, source=path)
+    problems: list[Problem] = []
+
+    # Codebooks: by version; an existing version must be the same codebook.
+    codebook_ids: dict[str, int] = {}
+    for i, book in enumerate(manifest["codebooks"]):
+        row = session.exec(select(CodebookVersion).where(CodebookVersion.version == book["version"])).first()
+        if row is not None and row.content_hash != book["content_hash"]:
+            problems.append(
+                Problem(
+                    mfile,
+                    None,
+                    f"codebooks[{i}]",
+                    f"codebook version {book['version']!r} in the database differs from the export's",
+                )
+            )
+            continue
+        if row is None:
+            row = CodebookVersion(
+                version=book["version"],
+                title=book.get("title"),
+                error_modes=book["error_modes"],
+                content_hash=book["content_hash"],
+            )
+            if book.get("created_at"):
+                row.created_at = parse_ts(book["created_at"])
+            session.add(row)
+            session.flush()
+        codebook_ids[book["version"]] = row.id
+
+    # Case sets and cases: reused when identical.
+    set_ids: dict[str, int] = {}
+    for entry in manifest["case_sets"]:
+        row = session.exec(select(CaseSet).where(CaseSet.name == entry["name"])).first()
+        if row is None:
+            row = CaseSet(**{k: v for k, v in entry.items() if k != "created_at"})
+            if entry.get("created_at"):
+                row.created_at = parse_ts(entry["created_at"])
+            session.add(row)
+            session.flush()
+            summary.case_sets_created.append(row.name)
+        set_ids[row.name] = row.id
+    case_ids: dict[tuple[str, str], int] = {}
+    existing = {
+        (c.case_set_id, c.case_key): c for c in session.exec(select(Case).where(Case.case_set_id.in_(set_ids.values())))
+    }
+    for line, record in parsed.records:
+        case = record["case"]
+        ck = (case["case_set"], case["case_key"])
+        if ck in case_ids:
+            continue
+        row = existing.get((set_ids[ck[0]], ck[1]))
+        if row is not None:
+            if case.get("content_hash") and row.content_hash != case["content_hash"]:
+                problems.append(
+                    Problem(
+                        str(path),
+                        line,
+                        "case",
+                        f"case {ck[1]!r} of case set {ck[0]!r} differs from the one in the database",
+                    )
+                )
+            case_ids[ck] = row.id
+            continue
+        row = Case(
+            case_set_id=set_ids[ck[0]],
+            case_key=case["case_key"],
+            specialty=case.get("specialty"),
+            incidence=case.get("incidence"),
+            vignette=case["vignette"],
+            gold_diagnosis=case["gold_diagnosis"],
+            synonyms=case.get("synonyms"),
+            task=case["task"],
+            options=case.get("options"),
+            attributes=case.get("attributes"),
+            content_hash=case.get("content_hash") or "",
+        )
+        session.add(row)
+        session.flush()
+        case_ids[ck] = row.id
+        summary.cases_added += 1
+    if problems:
+        raise InputError(problems)
+
+    # Annotators: real usernames reuse an existing account; pseudonyms never merge with one.
+    pseudonymised = manifest["pseudonymised"]
+    annotator_ids: dict[str, int] = {}
+    usernames: dict[str, str] = {}
+    for entry in sorted(manifest["annotators"], key=lambda a: natural_key(a["ref"])):
+        ref = entry["ref"]
+        row = session.exec(select(Annotator).where(Annotator.username == ref)).first()
+        if row is not None and not pseudonymised:
+            summary.annotators_reused.append(ref)
+        else:
+            username, n = ref, 1
+            while row is not None:
+                n += 1
+                username = f"{ref}@{name}" if n == 2 else f"{ref}@{name}-{n}"
+                row = session.exec(select(Annotator).where(Annotator.username == username)).first()
+            row = Annotator(
+                username=username,
+                display_name=entry.get("display_name"),
+                role=entry["role"],
+                password_hash=NO_PASSWORD,
+                active=False,
+            )
+            session.add(row)
+            session.flush()
+            summary.annotators_created.append(username)
+        annotator_ids[ref] = row.id
+        usernames[ref] = row.username
+
+    def person(ref: str | None) -> int | None:
+        return None if ref is None else annotator_ids[ref]
+
+    st = manifest["study"]
+    study = Study(
+        name=name,
+        description=st.get("description"),
+        blind_models=st.get("blind_models", True),
+        blind_annotators=st.get("blind_annotators", True),
+        show_suggestions=st.get("show_suggestions", False),
+        significance_level=st.get("significance_level", 0.01),
+        codebook_version_id=codebook_ids.get(st["codebook_version"]) if st.get("codebook_version") else None,
+        settings=st.get("settings"),
+    )
+    if st.get("created_at"):
+        study.created_at = parse_ts(st["created_at"])
+    session.add(study)
+    session.flush()
+
+    model_ids: dict[str, int] = {}
+    for entry in manifest["models"]:
+        model = Model(
+            study_id=study.id,
+            name=entry["name"],
+            backend=entry["backend"],
+            model_id=entry.get("model_id"),
+            base_url=entry.get("base_url"),
+            params=entry.get("params"),
+            is_reasoning=entry.get("is_reasoning", False),
+        )
+        if entry.get("created_at"):
+            model.created_at = parse_ts(entry["created_at"])
+        session.add(model)
+        session.flush()
+        model_ids[model.name] = model.id
+    for entry in manifest["models"]:
+        if entry.get("paired_model"):
+            if entry["paired_model"] not in model_ids:
+                raise InputError(
+                    Problem(
+                        mfile, None, "models.paired_model", f"{entry['paired_model']!r} is not a model of the export"
+                    )
+                )
+            session.get(Model, model_ids[entry["name"]]).paired_model_id = model_ids[entry["paired_model"]]
+
+    # Runs in ordinal order, so a re-export numbers them the same way.
+    run_specs: dict[tuple[str, str, int], dict] = {}
+    for _line, record in parsed.records:
+        run_specs.setdefault(
+            (record["model"]["name"], record["case"]["case_set"], record["run"]["ordinal"]), record["run"]
+        )
+    run_ids: dict[tuple[str, str, int], int] = {}
+    for key in sorted(run_specs, key=lambda k: (k[0], k[1], k[2])):
+        spec = run_specs[key]
+        run = Run(
+            study_id=study.id,
+            model_id=model_ids[key[0]],
+            case_set_id=set_ids[key[1]],
+            template_name=spec.get("template_name"),
+            template_version=spec.get("template_version"),
+            template_hash=spec.get("template_hash"),
+            repeats=spec.get("repeats", 1),
+            source=spec["source"],
+            status=spec["status"],
+            params=spec.get("params"),
+            meta=spec.get("meta"),
+            finished_at=parse_ts(spec.get("finished_at")),
+        )
+        if spec.get("started_at"):
+            run.started_at = parse_ts(spec["started_at"])
+        session.add(run)
+        session.flush()
+        run_ids[key] = run.id
+
+    for _line, record in parsed.records:
+        case = record["case"]
+        resp = Response(
+            run_id=run_ids[(record["model"]["name"], case["case_set"], record["run"]["ordinal"])],
+            case_id=case_ids[(case["case_set"], case["case_key"])],
+            model_id=model_ids[record["model"]["name"]],
+            repeat=record["repeat"],
+            prompt=record["prompt"],
+            raw_output=record["raw_output"],
+            trace=record["trace"],
+            answer=record["answer"],
+            diagnoses=record["diagnoses"],
+            chosen_option=record.get("chosen_option"),
+            parse_ok=record.get("parse_ok", True),
+            parse_error=record.get("parse_error"),
+            prompt_tokens=record.get("prompt_tokens"),
+            completion_tokens=record.get("completion_tokens"),
+            reasoning_tokens=record.get("reasoning_tokens"),
+            latency_s=record.get("latency_s"),
+            finish_reason=record.get("finish_reason"),
+            error=record.get("error"),
+            extra=record.get("extra"),
+        )
+        if record.get("created_at"):
+            resp.created_at = parse_ts(record["created_at"])
+        session.add(resp)
+        session.flush()
+        summary.responses += 1
+        for g in record["grades"]:
+            grade = Grade(
+                response_id=resp.id,
+                correct=g["correct"],
+                rank=g.get("rank"),
+                k=g.get("k", 5),
+                method=g["method"],
+                score=g.get("score"),
+                matched_diagnosis=g.get("matched_diagnosis"),
+                status=g["status"],
+                grader=usernames.get(g.get("grader"), g.get("grader") or "auto"),
+                annotator_id=person(g.get("annotator")),
+                details=g.get("details"),
+            )
+            if g.get("created_at"):
+                grade.created_at = parse_ts(g["created_at"])
+            session.add(grade)
+            summary.grades += 1
+        for a in record["annotations"]:
+            ann = Annotation(
+                study_id=study.id,
+                response_id=resp.id,
+                annotator_id=person(a["annotator"]),
+                codebook_version_id=codebook_ids[a["codebook_version"]],
+                error_modes=a["error_modes"],
+                evidence=a.get("evidence"),
+                other_description=a.get("other_description"),
+                first_error_step=a.get("first_error_step"),
+                severity=a.get("severity"),
+                confidence=a.get("confidence"),
+                rationale=a.get("rationale"),
+                flagged=a.get("flagged", False),
+                suggestion_shown=a.get("suggestion_shown", False),
+                suggestion=a.get("suggestion"),
+            )
+            for stamp in ("created_at", "updated_at"):
+                if a.get(stamp):
+                    setattr(ann, stamp, parse_ts(a[stamp]))
+            session.add(ann)
+            session.flush()
+            summary.annotations += 1
+            for ev in a.get("events", []):
+                session.add(
+                    AnnotationEvent(
+                        annotation_id=ann.id,
+                        annotator_id=person(ev["annotator"]),
+                        action=ev["action"],
+                        before=_unscrub(ev.get("before"), annotator_ids, usernames, codebook_ids),
+                        after=_unscrub(ev.get("after"), annotator_ids, usernames, codebook_ids),
+                        at=parse_ts(ev["at"]),
+                    )
+                )
+        for a in record["assignments"]:
+            row = Assignment(
+                study_id=study.id,
+                response_id=resp.id,
+                annotator_id=person(a["annotator"]),
+                position=a.get("position", 0),
+                status=a["status"],
+            )
+            for stamp in ("created_at", "updated_at"):
+                if a.get(stamp):
+                    setattr(row, stamp, parse_ts(a[stamp]))
+            session.add(row)
+        final = record["final_label"]
+        if final:
+            row = FinalLabel(
+                study_id=study.id,
+                response_id=resp.id,
+                error_modes=final["error_modes"],
+                first_error_step=final.get("first_error_step"),
+                method=final["method"],
+                adjudicator_id=person(final.get("adjudicator")),
+                rationale=final.get("rationale"),
+                codebook_version_id=codebook_ids.get(final["codebook_version"])
+                if final.get("codebook_version")
+                else None,
+            )
+            for stamp in ("created_at", "updated_at"):
+                if final.get(stamp):
+                    setattr(row, stamp, parse_ts(final[stamp]))
+            session.add(row)
+            summary.final_labels += 1
+    session.flush()
+    return summary

@@ -1,0 +1,203 @@
+"""Flat tables of an export (responses, grades, annotations, evidence, final labels) as CSV and Parquet.
+
+Lists are Parquet list<string> columns and JSON arrays in CSV; free-form dicts are JSON text in both.
+Every error mode of the codebook also gets a 0/1 column, so a spreadsheet can count it directly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from pipeline.export._format import parse_ts
+
+TABLES = ("responses", "grades", "annotations", "evidence", "final_labels")
+_TS = pa.timestamp("us", tz="UTC")
+_STRS = pa.list_(pa.string())
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def error_mode_codes(manifest: dict, records: list[dict]) -> list[str]:
+    codes: list[str] = []
+    for book in manifest.get("codebooks", []):
+        codes.extend(m["code"] for m in book["error_modes"])
+    for r in records:
+        for ann in r["annotations"]:
+            codes.extend(ann["error_modes"])
+        if r["final_label"]:
+            codes.extend(r["final_label"]["error_modes"])
+    return list(dict.fromkeys(codes))
+
+
+Column = tuple[str, pa.DataType, Callable[[dict], object]]
+
+
+def _mode_columns(codes: list[str], prefix: str, modes_of: Callable[[dict], list[str] | None]) -> list[Column]:
+    def has(code: str) -> Callable[[dict], bool | None]:
+        def get(row: dict) -> bool | None:
+            modes = modes_of(row)
+            return None if modes is None else code in modes
+
+        return get
+
+    return [(f"{prefix}{code}", pa.bool_(), has(code)) for code in codes]
+
+
+def _case_columns(get: Callable[[dict], dict]) -> list[Column]:
+    return [
+        ("key", pa.string(), lambda x: get(x)["key"]),
+        ("model", pa.string(), lambda x: get(x)["model"]["name"]),
+        ("case_set", pa.string(), lambda x: get(x)["case"]["case_set"]),
+        ("case_key", pa.string(), lambda x: get(x)["case"]["case_key"]),
+    ]
+
+
+def _table(columns: list[Column], rows: list[dict]) -> pa.Table:
+    arrays = {}
+    for name, typ, getter in columns:
+        values = [getter(row) for row in rows]
+        if typ == _TS:
+            values = [parse_ts(v) for v in values]
+        arrays[name] = pa.array(values, type=typ)
+    return pa.table(arrays, schema=pa.schema([(n, t) for n, t, _ in columns]))
+
+
+def build_tables(manifest: dict, records: list[dict]) -> dict[str, pa.Table]:
+    codes = error_mode_codes(manifest, records)
+    grade = lambda r: r.get("grade") or {}  # noqa: E731 - tiny accessor
+    final = lambda r: r["final_label"] or {}  # noqa: E731
+    responses: list[Column] = [
+        *_case_columns(lambda r: r),
+        ("backend", pa.string(), lambda r: r["model"]["backend"]),
+        ("is_reasoning", pa.bool_(), lambda r: r["model"]["is_reasoning"]),
+        ("paired_model", pa.string(), lambda r: r["model"]["paired_model"]),
+        ("specialty", pa.string(), lambda r: r["case"]["specialty"]),
+        ("incidence", pa.string(), lambda r: r["case"]["incidence"]),
+        ("task", pa.string(), lambda r: r["case"]["task"]),
+        ("gold_diagnosis", pa.string(), lambda r: r["case"]["gold_diagnosis"]),
+        ("repeat", pa.int64(), lambda r: r["repeat"]),
+        ("run", pa.int64(), lambda r: r["run"]["ordinal"]),
+        ("template_name", pa.string(), lambda r: r["run"]["template_name"]),
+        ("template_version", pa.string(), lambda r: r["run"]["template_version"]),
+        ("prompt", pa.string(), lambda r: r["prompt"]),
+        ("trace", pa.string(), lambda r: r["trace"]),
+        ("n_steps", pa.int64(), lambda r: len(r["steps"]) if "steps" in r else None),
+        ("answer", pa.string(), lambda r: r["answer"]),
+        ("diagnoses", _STRS, lambda r: r["diagnoses"]),
+        ("chosen_option", pa.string(), lambda r: r["chosen_option"]),
+        ("parse_ok", pa.bool_(), lambda r: r["parse_ok"]),
+        ("prompt_tokens", pa.int64(), lambda r: r["prompt_tokens"]),
+        ("completion_tokens", pa.int64(), lambda r: r["completion_tokens"]),
+        ("reasoning_tokens", pa.int64(), lambda r: r["reasoning_tokens"]),
+        ("latency_s", pa.float64(), lambda r: r["latency_s"]),
+        ("finish_reason", pa.string(), lambda r: r["finish_reason"]),
+        ("error", pa.string(), lambda r: r["error"]),
+        ("correct", pa.bool_(), lambda r: grade(r).get("correct")),
+        ("rank", pa.int64(), lambda r: grade(r).get("rank")),
+        ("grade_method", pa.string(), lambda r: grade(r).get("method")),
+        ("grade_status", pa.string(), lambda r: grade(r).get("status")),
+        ("n_annotations", pa.int64(), lambda r: len(r["annotations"])),
+        ("final_error_modes", _STRS, lambda r: final(r).get("error_modes")),
+        ("final_method", pa.string(), lambda r: final(r).get("method")),
+        ("final_first_error_step", pa.int64(), lambda r: final(r).get("first_error_step")),
+        ("final_adjudicator", pa.string(), lambda r: final(r).get("adjudicator")),
+        *_mode_columns(codes, "final_", lambda r: final(r).get("error_modes")),
+        ("created_at", _TS, lambda r: r["created_at"]),
+    ]
+    grades = [
+        *_case_columns(lambda x: x["r"]),
+        ("correct", pa.bool_(), lambda x: x["g"]["correct"]),
+        ("rank", pa.int64(), lambda x: x["g"]["rank"]),
+        ("k", pa.int64(), lambda x: x["g"]["k"]),
+        ("method", pa.string(), lambda x: x["g"]["method"]),
+        ("score", pa.float64(), lambda x: x["g"]["score"]),
+        ("matched_diagnosis", pa.string(), lambda x: x["g"]["matched_diagnosis"]),
+        ("status", pa.string(), lambda x: x["g"]["status"]),
+        ("grader", pa.string(), lambda x: x["g"]["grader"]),
+        ("annotator", pa.string(), lambda x: x["g"]["annotator"]),
+        ("details", pa.string(), lambda x: _json(x["g"]["details"])),
+        ("created_at", _TS, lambda x: x["g"]["created_at"]),
+    ]
+    annotations = [
+        *_case_columns(lambda x: x["r"]),
+        ("annotator", pa.string(), lambda x: x["a"]["annotator"]),
+        ("codebook_version", pa.string(), lambda x: x["a"]["codebook_version"]),
+        ("error_modes", _STRS, lambda x: x["a"]["error_modes"]),
+        *_mode_columns(codes, "", lambda x: x["a"]["error_modes"]),
+        ("evidence", pa.string(), lambda x: _json(x["a"]["evidence"])),
+        ("first_error_step", pa.int64(), lambda x: x["a"]["first_error_step"]),
+        ("severity", pa.string(), lambda x: x["a"]["severity"]),
+        ("confidence", pa.int64(), lambda x: x["a"]["confidence"]),
+        ("rationale", pa.string(), lambda x: x["a"]["rationale"]),
+        ("other_description", pa.string(), lambda x: x["a"]["other_description"]),
+        ("flagged", pa.bool_(), lambda x: x["a"]["flagged"]),
+        ("suggestion_shown", pa.bool_(), lambda x: x["a"]["suggestion_shown"]),
+        ("n_events", pa.int64(), lambda x: len(x["a"]["events"])),
+        ("created_at", _TS, lambda x: x["a"]["created_at"]),
+        ("updated_at", _TS, lambda x: x["a"]["updated_at"]),
+    ]
+    evidence = [
+        *_case_columns(lambda x: x["r"]),
+        ("annotator", pa.string(), lambda x: x["a"]["annotator"]),
+        ("error_mode", pa.string(), lambda x: x["mode"]),
+        ("step", pa.int64(), lambda x: x["step"]),
+        ("step_text", pa.string(), lambda x: x["text"]),
+    ]
+    finals = [
+        *_case_columns(lambda x: x),
+        ("error_modes", _STRS, lambda r: r["final_label"]["error_modes"]),
+        *_mode_columns(codes, "", lambda r: r["final_label"]["error_modes"]),
+        ("method", pa.string(), lambda r: r["final_label"]["method"]),
+        ("first_error_step", pa.int64(), lambda r: r["final_label"]["first_error_step"]),
+        ("adjudicator", pa.string(), lambda r: r["final_label"]["adjudicator"]),
+        ("rationale", pa.string(), lambda r: r["final_label"]["rationale"]),
+        ("codebook_version", pa.string(), lambda r: r["final_label"]["codebook_version"]),
+        ("n_annotations", pa.int64(), lambda r: len(r["annotations"])),
+        ("updated_at", _TS, lambda r: r["final_label"]["updated_at"]),
+    ]
+
+    grade_rows = [{"r": r, "g": g} for r in records for g in r["grades"]]
+    ann_rows = [{"r": r, "a": a} for r in records for a in r["annotations"]]
+    evidence_rows = []
+    for r in records:
+        steps = r.get("steps")
+        for a in r["annotations"]:
+            for mode, numbers in (a["evidence"] or {}).items():
+                for step in numbers:
+                    text = steps[step - 1] if steps and 0 < step <= len(steps) else None
+                    evidence_rows.append({"r": r, "a": a, "mode": mode, "step": step, "text": text})
+    return {
+        "responses": _table(responses, records),
+        "grades": _table(grades, grade_rows),
+        "annotations": _table(annotations, ann_rows),
+        "evidence": _table(evidence, evidence_rows),
+        "final_labels": _table(finals, [r for r in records if r["final_label"]]),
+    }
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """CSV has no lists: list columns become JSON arrays."""
+    columns = []
+    for name in table.column_names:
+        col = table[name]
+        if pa.types.is_list(col.type):
+            col = pa.array([_json(v) for v in col.to_pylist()], type=pa.string())
+        columns.append(col)
+    return pa.table(columns, names=table.column_names)
+
+
+def write_table(table: pa.Table, path: Path, fmt: str) -> None:
+    if fmt == "parquet":
+        pq.write_table(table, path, compression="zstd")
+    elif fmt == "csv":
+        pacsv.write_csv(_csv_ready(table), path)
+    else:  # pragma: no cover - callers check formats
+        raise ValueError(fmt)

@@ -1,0 +1,161 @@
+"""Writing an export folder: responses.jsonl, tables/*.csv|parquet and study.json, all or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlmodel import Session
+
+import pipeline
+from pipeline.errors import DxTraceError
+from pipeline.export._collect import collect_export
+from pipeline.export._filters import ExportFilters
+from pipeline.export._format import FORMATS, MANIFEST_FILE, RECORDS_FILE, TABLES_DIR, ts
+from pipeline.export._tables import TABLES, build_tables, write_table
+
+
+@dataclass
+class ExportSummary:
+    out_dir: Path
+    study: str
+    files: list[Path] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    pseudonymised: bool = True
+    filters: str = "all responses"
+
+    def summary(self) -> str:
+        c = self.counts
+        who = "pseudonymised annotators" if self.pseudonymised else "real annotator names"
+        return (
+            f"exported study {self.study!r} ({self.filters}): {c.get('responses', 0)} responses, "
+            f"{c.get('annotations', 0)} annotations, {c.get('final_labels', 0)} final labels, {who} -> {self.out_dir}"
+        )
+
+
+def record_line(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_target(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DxTraceError(f"{out_dir}: exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST_FILE).exists():
+        # Never mix an export into (or overwrite) a folder of something else.
+        raise DxTraceError(f"{out_dir}: folder is not empty and holds no DxTrace export; choose an empty folder")
+
+
+def export_study(
+    session: Session,
+    study_id: int | str,
+    out_dir: Path | str,
+    *,
+    formats: Iterable[str] = FORMATS,
+    filters: ExportFilters | None = None,
+    models: Iterable[str] | str | None = None,
+    case_sets: Iterable[str] | str | None = None,
+    correctness: Iterable[str] | str | None = None,
+    adjudication: Iterable[str] | str | None = None,
+    annotated_only: bool = False,
+    pseudonymise: bool = True,
+) -> ExportSummary:
+    """Write the study's labelled responses to `out_dir` (see docs/export-format.md).
+
+    Files appear only when all were written: a failure leaves out_dir as it was.
+    A folder holding an earlier export is replaced.
+    """
+    formats = tuple(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise DxTraceError(f"export format {', '.join(unknown) or '(none)'}: choose from {', '.join(FORMATS)}")
+    if filters is None:
+        filters = ExportFilters.make(
+            models=models,
+            case_sets=case_sets,
+            correctness=correctness,
+            adjudication=adjudication,
+            annotated_only=annotated_only,
+        )
+    out_dir = Path(out_dir)
+    _check_target(out_dir)
+    collected = collect_export(session, study_id, filters, pseudonymise=pseudonymise)
+    manifest, records = collected.manifest, collected.records
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        written: list[str] = []
+        if "jsonl" in formats:
+            with (staging / RECORDS_FILE).open("w", encoding="utf-8", newline="\n") as fh:
+                for record in records:
+                    fh.write(record_line(record))
+            written.append(RECORDS_FILE)
+        table_formats = [f for f in formats if f != "jsonl"]
+        rows: dict[str, int] = {RECORDS_FILE: len(records)}
+        if table_formats:
+            (staging / TABLES_DIR).mkdir()
+            tables = build_tables(manifest, records)
+            for name in TABLES:
+                for fmt in table_formats:
+                    rel = f"{TABLES_DIR}/{name}.{fmt}"
+                    write_table(tables[name], staging / rel, fmt)
+                    written.append(rel)
+                    rows[rel] = tables[name].num_rows
+        manifest = {
+            "format": manifest["format"],
+            "format_version": manifest["format_version"],
+            "dxtrace_version": pipeline.__version__,
+            "exported_at": ts(datetime.now(UTC)),
+            **{k: v for k, v in manifest.items() if k not in ("format", "format_version")},
+            "files": {rel: {"sha256": _sha256(staging / rel), "rows": rows[rel]} for rel in written},
+        }
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        written.append(MANIFEST_FILE)
+
+        # Swap in: the old export (if any) goes only once the new one is complete.
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            os.replace(out_dir, old)
+            os.replace(staging, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ExportSummary(
+        out_dir=out_dir,
+        study=manifest["study"]["name"],
+        files=[out_dir / rel for rel in written],
+        counts=manifest["counts"],
+        pseudonymised=pseudonymise,
+        filters=filters.describe(),
+    )
+
+
+def export_archive(session: Session, study_id: int | str, **options) -> tuple[bytes, ExportSummary]:
+    """The export as one zip (for a download button): its folder zipped, nothing left on disk."""
+    with tempfile.TemporaryDirectory(prefix="dxtrace-export-") as tmp:
+        summary = export_study(session, study_id, Path(tmp) / "export", **options)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in summary.files:
+                zf.write(path, path.relative_to(summary.out_dir).as_posix())
+    return buffer.getvalue(), summary

@@ -1,0 +1,125 @@
+"""A labelled study built from the shipped real responses through the real annotation code.
+
+Used by the export and report tests: real DeepSeek-R1 traces on MedR-Bench with their imported grades,
+real Sandmann answers of a reasoning model and its base model, accounts, assignments, annotations with
+evidence steps and an audit trail (pipeline.annotation), a clinician grade, and final labels reached
+unanimously, by majority and by adjudication.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from db.models import Assignment, FinalLabel, Grade, Model, Response, Run, Study
+from pipeline.annotation import AnnotationInput, assign, create_annotator, ensure_codebook, save_annotation, split_steps
+from tests.factories import add_medrbench_r1, add_sandmann_outputs, make_study
+
+PASSWORD = "correct horse battery"
+ANNOTATORS = ("dr.amsel", "dr.birke", "dr.ceder")
+LEAD = "lead.dorn"
+MODES = ("reasoning_drift", "red_flag_failure", "priority_inversion")
+
+
+def _labels(i: int, who: int, n_steps: int) -> AnnotationInput:
+    """Deterministic labels: the annotators of a response agree on most and differ on some.
+
+    who: the annotator's place among the response's annotators (0, 1, 2).
+    """
+    mode = MODES[i % 3]
+    if who == 1 and i % 4 == 1:
+        mode = MODES[(i + 1) % 3]  # a disagreement
+    modes = [mode]
+    if i % 5 == 0:
+        modes.append("other")
+    step = 1 + (i + who) % max(1, n_steps)
+    evidence = {mode: sorted({step, min(n_steps, step + 1)})}
+    return AnnotationInput(
+        error_modes=modes,
+        evidence=evidence,
+        first_error_step=step,
+        severity=("minor", "moderate", "major", "critical")[i % 4],
+        confidence=1 + (i + who) % 5,
+        rationale=f"Step {step} <b>drops</b> the key finding & goes elsewhere.",
+        other_description="dose arithmetic wrong" if "other" in modes else None,
+    )
+
+
+def build_labelled_study(session: Session, name: str = "labelled-study", *, n_r1: int = 60) -> Study:
+    study = make_study(session, name, description="Export and report test study")
+    study.codebook_version_id = ensure_codebook(session).id
+    study.settings = {"k": 5, "template": "differential-v1"}
+    r1 = add_medrbench_r1(session, study, limit=n_r1)
+    add_sandmann_outputs(session, study, models=["DeepSeek-R1", "DeepSeek-V3"])
+    models = {m.name: m for m in session.exec(select(Model).where(Model.study_id == study.id))}
+    models["DeepSeek-R1"].paired_model_id = models["DeepSeek-V3"].id
+    models["DeepSeek-R1"].params = {"temperature": 0.6, "top_p": 0.95}
+    for run in session.exec(select(Run).where(Run.study_id == study.id)):
+        run.template_name, run.template_version = "differential", "1"
+
+    people = [create_annotator(session, u, PASSWORD, "annotator", display_name=u.title()) for u in ANNOTATORS]
+    lead = create_annotator(session, LEAD, PASSWORD, "lead", display_name="Lead Dorn")
+    incorrect = [r for r in r1 if not r.diagnoses]
+    targets = incorrect[:10]
+    assign(
+        session,
+        study.id,
+        response_ids=[r.id for r in targets],
+        annotator_ids=[p.id for p in people],
+        per_item=2,
+        extra_share=0.3,
+        extra_per_item=3,
+        seed=1,
+    )
+    by_response: dict[int, list[int]] = {}
+    for a in session.exec(select(Assignment).where(Assignment.study_id == study.id)):
+        by_response.setdefault(a.response_id, []).append(a.annotator_id)
+    order = {p.id: n for n, p in enumerate(people)}
+    for i, resp in enumerate(targets):
+        n_steps = len(split_steps(resp.trace))
+        for pos, aid in enumerate(sorted(by_response[resp.id], key=order.get)):
+            labels = _labels(i, pos, n_steps)
+            save_annotation(session, study_id=study.id, response_id=resp.id, annotator_id=aid, labels=labels)
+        if i == 2:  # a change of mind, so the audit trail has an update
+            aid = sorted(by_response[resp.id], key=order.get)[0]
+            changed = _labels(i, 0, n_steps)
+            changed = AnnotationInput(**{**changed.__dict__, "severity": "critical", "confidence": 5})
+            save_annotation(session, study_id=study.id, response_id=resp.id, annotator_id=aid, labels=changed)
+
+    # Final labels: unanimous where the pair agreed, adjudicated by the lead where not.
+    for i, resp in enumerate(targets[:8]):
+        n_steps = len(split_steps(resp.trace))
+        labels = [_labels(i, pos, n_steps).error_modes for pos in range(len(by_response[resp.id]))]
+        agreed = all(sorted(x) == sorted(labels[0]) for x in labels)
+        majority = len(labels) == 3 and not agreed
+        session.add(
+            FinalLabel(
+                study_id=study.id,
+                response_id=resp.id,
+                error_modes=labels[0] if agreed or majority else [MODES[i % 3]],
+                first_error_step=1,
+                method="unanimous" if agreed else ("majority" if majority else "adjudicated"),
+                adjudicator_id=None if agreed or majority else lead.id,
+                rationale=None if agreed or majority else "The case's red flag is named in step 1 and then dropped.",
+                codebook_version_id=study.codebook_version_id,
+            )
+        )
+    # A clinician overruled the automatic grade of one response.
+    session.add(
+        Grade(
+            response_id=targets[0].id,
+            correct=False,
+            rank=None,
+            method="clinician",
+            status="clinician",
+            grader=ANNOTATORS[0],
+            annotator_id=people[0].id,
+        )
+    )
+    session.flush()
+    return study
+
+
+def response_count(session: Session, study_id: int) -> int:
+    return len(
+        session.exec(select(Response.id).join(Run, Response.run_id == Run.id).where(Run.study_id == study_id)).all()
+    )
