@@ -50,6 +50,24 @@ from pipeline.annotation._labels import (
     skip_item,
     study_codebook,
 )
+from pipeline.annotation._pages import (
+    CONFIDENCE_KEY,
+    FIRST_STEP_KEY,
+    OTHER_KEY,
+    RATIONALE_KEY,
+    SEVERITY_KEY,
+    STATUS_MARK,
+    STEPS_PER_PAGE,
+    TraceWindow,
+    event_changes,
+    evidence_key,
+    form_state,
+    labels_from_state,
+    mode_key,
+    page_of_step,
+    queue_label,
+    trace_window,
+)
 from pipeline.annotation._queue import (
     Item,
     OtherLabels,
@@ -74,6 +92,22 @@ from pipeline.annotation._studies import (
 )
 
 __all__ = [
+    "mode_key",
+    "evidence_key",
+    "SEVERITY_KEY",
+    "RATIONALE_KEY",
+    "OTHER_KEY",
+    "FIRST_STEP_KEY",
+    "CONFIDENCE_KEY",
+    "trace_window",
+    "queue_label",
+    "page_of_step",
+    "labels_from_state",
+    "form_state",
+    "event_changes",
+    "TraceWindow",
+    "STEPS_PER_PAGE",
+    "STATUS_MARK",
     "AUDITED_FIELDS",
     "CONFIDENCE_RANGE",
     "DEFAULT_VERSION",

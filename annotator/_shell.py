@@ -1,0 +1,128 @@
+"""The frame of the app: sign-in, the current study, the sidebar, and navigation over the registered views."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from annotator import _ui
+from annotator.registry import ROLES_LEAD, View, ViewContext, views_for
+from db.models import Annotator, Study
+from pipeline.annotation import authenticate, progress, studies_for
+
+USER_KEY = "dx_user_id"
+STUDY_KEY = "dx_study_id"
+FAILED_KEY = "dx_failed_sign_ins"
+
+
+def _sign_in_form(engine) -> None:
+    st.title("DxTrace")
+    st.caption("Sign in to label reasoning traces. Accounts are created by your study lead.")
+    with st.form("sign_in"):
+        username = st.text_input("Username", key="sign_in_username", autocomplete="username")
+        password = st.text_input("Password", type="password", key="sign_in_password", autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if not submitted:
+        return
+    failures = st.session_state.get(FAILED_KEY, 0)
+    if failures >= 3:  # slows down guessing from one browser session
+        time.sleep(min(2 * (failures - 2), 10))
+    with _ui.session(engine) as s:
+        person = authenticate(s, username.strip(), password)
+        person_id = person.id if person else None
+    if person_id is None:
+        st.session_state[FAILED_KEY] = failures + 1
+        st.error("Unknown username or wrong password (or the account is deactivated).")
+        return
+    st.session_state.pop(FAILED_KEY, None)
+    st.session_state.pop("sign_in_password", None)
+    st.session_state[USER_KEY] = person_id
+    st.rerun()
+
+
+def sign_out() -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+
+
+def _current_person(engine) -> Annotator | None:
+    person_id = st.session_state.get(USER_KEY)
+    if person_id is None:
+        return None
+    with _ui.session(engine) as s:
+        person = s.get(Annotator, person_id)
+    if person is None or not person.active:  # deactivated while signed in
+        sign_out()
+        return None
+    return person
+
+
+def _pick_study(engine, person: Annotator) -> tuple[Study | None, int]:
+    with _ui.session(engine) as s:
+        studies = studies_for(s, person)
+    if not studies:
+        return None, 0
+    by_id = {st_.id: st_ for st_ in studies}
+    current = st.session_state.get(STUDY_KEY)
+    if current not in by_id:
+        current = studies[0].id
+        st.session_state[STUDY_KEY] = current
+    if len(studies) > 1:
+        st.sidebar.selectbox(
+            "Study",
+            options=list(by_id),
+            format_func=lambda i: by_id[i].name,
+            key=STUDY_KEY,
+        )
+    return by_id[st.session_state[STUDY_KEY]], len(studies)
+
+
+def _page(v: View, ctx: ViewContext):
+    def render() -> None:
+        v.render(ctx)
+
+    render.__name__ = f"view_{v.slug}"
+    return render
+
+
+def main(default_slug: str | None = None) -> None:
+    """Run the app. default_slug picks the page shown first (tests use it; people use the sidebar)."""
+    st.set_page_config(page_title="DxTrace annotation", page_icon=":material/stethoscope:", layout="wide")
+    engine = _ui.engine()
+    person = _current_person(engine)
+    if person is None:
+        _sign_in_form(engine)
+        return
+
+    study, n_studies = _pick_study(engine, person)
+    ctx = ViewContext(
+        engine=engine,
+        annotator_id=person.id,
+        username=person.username,
+        role=person.role,
+        study_id=study.id if study else None,
+    )
+    with st.sidebar:
+        st.markdown(f"**{person.display_name or person.username}** · {person.role}")
+        if study is not None:
+            if n_studies == 1:
+                st.caption(f"Study: {study.name}")
+            with _ui.session(engine) as s:
+                mine = progress(s, study.id, person.id)
+            if mine.assigned:
+                _ui.progress_bar(mine, where=st.sidebar)
+        st.button("Sign out", key="sign_out", on_click=sign_out)
+
+    views = views_for(person.role)
+    slug = default_slug if default_slug in {v.slug for v in views} else (views[0].slug if views else None)
+    sections: dict[str, list] = {}
+    for v in views:
+        section = "Study lead" if v.roles == ROLES_LEAD else "Labelling"
+        sections.setdefault(section, []).append(
+            st.Page(_page(v, ctx), title=v.title, url_path=v.slug, icon=v.icon, default=v.slug == slug)
+        )
+    if not sections:
+        st.info("No pages are available to this account.")
+        return
+    st.navigation(sections).run()

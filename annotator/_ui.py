@@ -1,0 +1,107 @@
+"""Widgets shared by the views: the database, safe text, progress, errors and keyboard shortcuts.
+
+Model output is untrusted: it is shown only through show_text (st.text), which
+renders characters, never markdown or HTML.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from db.engine import get_engine, session_scope
+from db.migrate import upgrade
+from pipeline.annotation import Progress
+from pipeline.errors import DxTraceError, InputError
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str | None) -> Engine:
+    engine = get_engine(url)
+    upgrade(engine)
+    return engine
+
+
+def engine(url: str | None = None) -> Engine:
+    """The study database of $DXTRACE_DB (or ./dxtrace.db), migrated once per process."""
+    return _engine(url)
+
+
+@contextmanager
+def session(eng: Engine) -> Iterator[Session]:
+    with session_scope(eng) as s:
+        yield s
+
+
+def show_text(text: str | None, *, empty: str = "(empty)") -> None:
+    """Untrusted text as plain text: `<script>`, HTML and markdown are shown as the characters they are."""
+    st.text(text if text and text.strip() else empty)
+
+
+def show_error(exc: DxTraceError) -> None:
+    """One clear message per problem, never a traceback."""
+    if isinstance(exc, InputError):
+        lines = [p.message if p.field is None else f"{p.field.replace('_', ' ')}: {p.message}" for p in exc.problems]
+        st.error("\n\n".join(lines))
+    else:
+        st.error(str(exc))
+
+
+def progress_bar(p: Progress, *, where=st) -> None:
+    where.progress(p.fraction, text=p.label())
+
+
+def keyboard_shortcuts(bindings: dict[str, str]) -> None:
+    """Bind keys to elements by their widget key: {"ctrl+enter": "save", "1": "mode_reasoning_drift"}.
+
+    A plain key (no ctrl/alt/meta) is ignored while the person types in a field, so
+    typing a rationale never toggles a label; a key with ctrl or meta works everywhere.
+    "/" and other keys bound to a text input focus it instead of clicking.
+    """
+    script = (
+        """<script>
+const doc = document;
+const win = window;
+win.__dxBindings = BINDINGS;
+if (!win.__dxShortcuts) {
+  win.__dxShortcuts = true;
+  const typing = (el) => el && (el.tagName === 'TEXTAREA' || el.isContentEditable ||
+      (el.tagName === 'INPUT' && !['checkbox', 'radio', 'button'].includes(el.type)) ||
+      el.getAttribute('role') === 'combobox' || el.getAttribute('role') === 'listbox');
+  doc.addEventListener('keydown', (e) => {
+    if (e.repeat) return;
+    const parts = [];
+    if (e.ctrlKey || e.metaKey) parts.push('ctrl');
+    if (e.altKey) parts.push('alt');
+    if (e.shiftKey && e.key.length > 1) parts.push('shift');
+    parts.push(e.key.toLowerCase());
+    const combo = parts.join('+');
+    const target = (win.__dxBindings || {})[combo];
+    if (!target) return;
+    const plain = !(e.ctrlKey || e.metaKey || e.altKey);
+    if (plain && typing(doc.activeElement)) return;
+    const box = doc.querySelector('.st-key-' + target);
+    if (!box) return;
+    e.preventDefault();
+    const input = box.querySelector('input[type="text"], textarea');
+    if (input) { input.focus(); return; }
+    const el = box.querySelector('button') || box.querySelector('label') || box.querySelector('input');
+    if (!el) return;
+    // Let a text field being edited hand its value to Streamlit before the button runs.
+    if (typing(doc.activeElement)) doc.activeElement.blur();
+    setTimeout(() => el.click(), 60);
+  }, true);
+}
+</script>"""
+    ).replace("BINDINGS", json.dumps(bindings))
+    # Our own fixed script (the bindings are widget keys from this code, never model output).
+    st.html(script, unsafe_allow_javascript=True)
+
+
+def shortcut_legend(items: list[tuple[str, str]]) -> str:
+    return " · ".join(f"{key} {what}" for key, what in items)

@@ -1,0 +1,340 @@
+"""The annotation view: case, gold diagnosis, answer, the trace in numbered steps, and the labels."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from annotator import _ui
+from annotator.registry import ViewContext, view
+from db.models import Study
+from pipeline.annotation import (
+    CONFIDENCE_KEY,
+    CONFIDENCE_RANGE,
+    FIRST_STEP_KEY,
+    OTHER_KEY,
+    RATIONALE_KEY,
+    SEVERITIES,
+    SEVERITY_KEY,
+    STEPS_PER_PAGE,
+    Codebook,
+    Item,
+    annotation_history,
+    annotator_queue,
+    event_changes,
+    evidence_key,
+    form_state,
+    labels_from_annotation,
+    labels_from_state,
+    load_item,
+    mode_key,
+    next_response_id,
+    progress,
+    queue_label,
+    save_annotation,
+    skip_item,
+    study_codebook,
+    trace_window,
+)
+from pipeline.errors import DxTraceError
+
+CURRENT = "dx_current_response"  # {study_id: response_id} of the item on screen
+LOADED = "lbl_loaded_for"  # (study_id, response_id) whose labels fill the form
+TRACE_PAGE = "trace_page"
+TRACE_QUERY = "trace_query"
+SHORTCUTS = [
+    ("1–5", "tick an error mode"),
+    ("Ctrl+Enter", "save & next"),
+    ("S", "skip"),
+    ("F", "flag for discussion"),
+    ("/", "search the trace"),
+    ("N / P", "next / previous page of steps"),
+]
+
+
+def _current_id(ctx: ViewContext) -> int | None:
+    chosen = st.session_state.setdefault(CURRENT, {})
+    rid = chosen.get(ctx.study_id)
+    if rid is None:
+        with _ui.session(ctx.engine) as s:
+            rid = next_response_id(s, ctx.study_id, ctx.annotator_id)
+        chosen[ctx.study_id] = rid
+    return rid
+
+
+def _go_to(ctx: ViewContext, rid: int | None) -> None:
+    st.session_state.setdefault(CURRENT, {})[ctx.study_id] = rid
+
+
+def _fill_form(item: Item, codebook: Codebook) -> None:
+    """Put this item's saved labels (or an empty form) into the widgets, once per item."""
+    key = (item.study_id, item.response_id)
+    if st.session_state.get(LOADED) == key:
+        return
+    for k, v in form_state(labels_from_annotation(item.annotation), codebook, item.n_steps).items():
+        st.session_state[k] = v
+    st.session_state[TRACE_PAGE] = 1
+    st.session_state[TRACE_QUERY] = ""
+    st.session_state[LOADED] = key
+    st.session_state.pop("lbl_error", None)
+
+
+def suggestion_panel(ctx: ViewContext, study: Study, item: Item) -> dict | None:
+    """The "similar traces / suggested labels" panel, when the lead turned suggestions on for the study.
+
+    Returns what was shown (recorded with the annotation as Annotation.suggestion), or None.
+    """
+    if not study.show_suggestions:
+        return None
+    try:
+        from pipeline.cluster import similar_responses, suggest_labels
+    except ImportError:
+        return None
+    try:
+        with _ui.session(ctx.engine) as s:
+            suggestion = suggest_labels(s, ctx.study_id, item.response_id)
+            similar = similar_responses(s, ctx.study_id, item.response_id, n=5)
+    except DxTraceError as exc:  # e.g. the study is not embedded yet
+        st.caption(f"Suggestions unavailable: {exc}")
+        return None
+    if suggestion is None and not similar:
+        return None
+    _, codebook = _codebook(ctx)
+    with st.expander("Similar traces and suggested labels", expanded=False):
+        if suggestion is not None:
+            names = ", ".join(codebook.name_of(c) for c in suggestion.error_modes) or "none"
+            st.markdown(f"**Suggested:** {names}")
+            st.caption("From the labels of the nearest labelled traces. Decide for yourself.")
+        for sim in similar:
+            labels = ", ".join(codebook.name_of(c) for c in sim.error_modes or ()) or "not labelled yet"
+            who = "" if study.blind_models else f" · {sim.model}"
+            st.caption(f"similarity {sim.similarity:.2f} · case {sim.case_key}{who} · {labels}")
+            _ui.show_text(sim.snippet)
+    return suggestion.to_dict() if suggestion is not None else {"similar": [s.response_id for s in similar]}
+
+
+def _codebook(ctx: ViewContext) -> tuple[int, Codebook]:
+    with _ui.session(ctx.engine) as s:
+        return study_codebook(s, s.get(Study, ctx.study_id))
+
+
+def _queue_picker(ctx: ViewContext, rid: int | None) -> None:
+    with _ui.session(ctx.engine) as s:
+        queue = annotator_queue(s, ctx.study_id, ctx.annotator_id)
+    ids = [q.response_id for q in queue]
+    labels = {q.response_id: f"Item {queue_label(q).strip()}" for q in queue}
+
+    def pick() -> None:
+        _go_to(ctx, st.session_state["queue_pick"])
+
+    st.session_state["queue_pick"] = rid if rid in labels else None
+    st.selectbox(
+        "Go to item",
+        options=ids,
+        format_func=lambda r: labels[r],
+        key="queue_pick",
+        on_change=pick,
+        placeholder="Choose an item to review or change",
+        help="✓ done · ⚑ flagged · ↷ skipped · ○ to do",
+    )
+
+
+def _case_panel(item: Item) -> None:
+    st.subheader("Case")
+    facts = [f for f in (item.specialty, item.incidence, f"case {item.case_key}") if f]
+    if item.model_name:
+        facts.append(f"model {item.model_name}")
+    st.caption(" · ".join(facts))
+    _ui.show_text(item.vignette)
+    st.markdown("**Gold diagnosis**")
+    _ui.show_text(item.gold_diagnosis)
+    st.markdown("**Final answer: diagnoses as parsed**")
+    if item.diagnoses:
+        _ui.show_text("\n".join(f"{i}. {d}" for i, d in enumerate(item.diagnoses, 1)))
+    elif item.chosen_option:
+        _ui.show_text(f"Chosen option: {item.chosen_option}")
+    else:
+        st.caption("No diagnoses could be parsed from the answer.")
+    with st.expander("Final answer as written"):
+        _ui.show_text(item.answer)
+
+
+@st.fragment
+def _trace_panel(item: Item) -> None:
+    st.subheader(f"Reasoning trace · {item.n_steps} steps")
+    if not item.steps:
+        st.info("This response has no reasoning trace.")
+        return
+    query = st.text_input(
+        "Search in the trace",
+        key=TRACE_QUERY,
+        placeholder="words to find (press / to search)",
+        on_change=lambda: st.session_state.update({TRACE_PAGE: 1}),
+    )
+    window = trace_window(item.steps, query, st.session_state.get(TRACE_PAGE, 1), STEPS_PER_PAGE)
+    st.session_state[TRACE_PAGE] = window.page
+    if window.matches is not None:
+        st.caption(window.summary + (f": steps {', '.join(map(str, window.matches[:40]))}" if window.matches else ""))
+    nav = st.columns([1, 2, 1])
+    if nav[0].button("◀ Previous", key="trace_prev", disabled=window.page <= 1, width="stretch"):
+        st.session_state[TRACE_PAGE] = window.page - 1
+        st.rerun(scope="fragment")
+    nav[1].caption(f"page {window.page} of {window.n_pages}", text_alignment="center")
+    if nav[2].button("Next ▶", key="trace_next", disabled=window.page >= window.n_pages, width="stretch"):
+        st.session_state[TRACE_PAGE] = window.page + 1
+        st.rerun(scope="fragment")
+    with st.container(height=720, border=True, key="trace_steps"):
+        for n in window.numbers:
+            st.markdown(f"**Step {n}**")
+            _ui.show_text(item.steps[n - 1])
+
+
+@st.fragment
+def _labels_panel(ctx: ViewContext, item: Item, codebook_id: int, codebook: Codebook, suggestion: dict | None) -> None:
+    st.subheader("Labels")
+    state = st.session_state
+    steps = list(range(1, item.n_steps + 1))
+    step_label = lambda n: f"Step {n}"  # noqa: E731
+    for i, mode in enumerate(codebook.error_modes, 1):
+        st.checkbox(f"{i} · {mode.name}", key=mode_key(mode.code), help=f"{mode.definition}\n\nExample: {mode.example}")
+        if state.get(mode_key(mode.code)):
+            if mode.needs_description:
+                st.text_input("Describe the error", key=OTHER_KEY, max_chars=500)
+            if not mode.exclusive and steps:
+                st.multiselect(
+                    f"Evidence steps for {mode.name.lower()}",
+                    options=steps,
+                    format_func=step_label,
+                    key=evidence_key(mode.code),
+                    placeholder="steps that show it",
+                )
+    no_error = any(state.get(mode_key(m.code)) for m in codebook.error_modes if m.exclusive)
+    st.selectbox(
+        "First erroneous step",
+        options=steps,
+        format_func=step_label,
+        key=FIRST_STEP_KEY,
+        index=None,
+        placeholder="choose a step",
+        disabled=no_error or not steps,
+    )
+    st.radio("Severity", options=list(SEVERITIES), key=SEVERITY_KEY, horizontal=True, index=None, disabled=no_error)
+    lo, hi = CONFIDENCE_RANGE
+    st.radio(
+        "Confidence",
+        options=list(range(lo, hi + 1)),
+        key=CONFIDENCE_KEY,
+        horizontal=True,
+        index=None,
+        help="1 = unsure, 5 = certain",
+    )
+    st.text_area("Rationale", key=RATIONALE_KEY, height=120, placeholder="why, in a sentence or two")
+
+    def act(kind: str) -> None:
+        try:
+            with _ui.session(ctx.engine) as s:
+                if kind == "skip":
+                    skip_item(s, study_id=ctx.study_id, response_id=item.response_id, annotator_id=ctx.annotator_id)
+                else:
+                    save_annotation(
+                        s,
+                        study_id=ctx.study_id,
+                        response_id=item.response_id,
+                        annotator_id=ctx.annotator_id,
+                        labels=labels_from_state(state, codebook, flagged=kind == "flag"),
+                        suggestion=suggestion,
+                    )
+                after = next_response_id(s, ctx.study_id, ctx.annotator_id, after=item.response_id)
+        except DxTraceError as exc:
+            state["lbl_error"] = exc
+            return
+        state.pop("lbl_error", None)
+        state["lbl_moved"] = True
+        state["lbl_notice"] = {"save": "Saved.", "flag": "Saved and flagged for discussion.", "skip": "Skipped."}[kind]
+        _go_to(ctx, after)
+
+    cols = st.columns(3)
+    cols[0].button("Save & next", key="save", type="primary", on_click=act, args=("save",), width="stretch")
+    cols[1].button("Skip", key="skip", on_click=act, args=("skip",), width="stretch")
+    cols[2].button("Flag for discussion", key="flag", on_click=act, args=("flag",), width="stretch")
+    if state.pop("lbl_moved", False):  # a callback cannot rerun the whole page; this can
+        st.rerun()
+    if state.get("lbl_error") is not None:
+        _ui.show_error(state["lbl_error"])
+    st.caption("Keys: " + _ui.shortcut_legend(SHORTCUTS))
+
+
+def _history(ctx: ViewContext, item: Item, codebook: Codebook) -> None:
+    if item.annotation is None:
+        return
+    with _ui.session(ctx.engine) as s:
+        events = annotation_history(s, item.annotation.id)
+    with st.expander(f"History of your labels ({len(events)} change{'s' if len(events) != 1 else ''})"):
+        for e in reversed(events):
+            st.markdown(f"**{e.action}** · {e.at:%Y-%m-%d %H:%M} UTC")
+            rows = [{"field": f, "before": b, "after": a} for f, b, a in event_changes(e, codebook)]
+            if rows:
+                st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def _others(item: Item, codebook: Codebook) -> None:
+    if not item.others:
+        return
+    with st.expander(f"Other annotators' labels ({len(item.others)})"):
+        for o in item.others:
+            names = ", ".join(codebook.name_of(c) for c in o.error_modes) or "none"
+            st.markdown(f"**{o.username}**: {names}")
+            if o.rationale:
+                _ui.show_text(o.rationale)
+
+
+@view("Annotate", slug="annotate", order=10, icon=":material/edit_note:")
+def render(ctx: ViewContext) -> None:
+    if ctx.study_id is None:
+        st.info("No items are assigned to you yet. Your study lead assigns them.")
+        return
+    with _ui.session(ctx.engine) as s:
+        study = s.get(Study, ctx.study_id)
+        mine = progress(s, ctx.study_id, ctx.annotator_id)
+    if not mine.assigned:
+        st.info("No items of this study are assigned to you yet.")
+        return
+    top = st.columns([2, 3])
+    top[0].progress(mine.fraction, text=f"Progress: {mine.label()}")
+    rid = _current_id(ctx)
+    with top[1]:
+        _queue_picker(ctx, rid)
+    notice = st.session_state.pop("lbl_notice", None)
+    if notice:
+        st.toast(notice)
+    if rid is None:
+        st.success(f"All {mine.assigned} items are labelled. Choose one above to review or change it.")
+        return
+    codebook_id, codebook = _codebook(ctx)
+    try:
+        with _ui.session(ctx.engine) as s:
+            item = load_item(s, ctx.study_id, rid, ctx.annotator_id)
+    except DxTraceError:  # e.g. unassigned meanwhile: start from the next one
+        _go_to(ctx, None)
+        st.rerun()
+    _fill_form(item, codebook)
+    status = {"done": "labelled", "flagged": "flagged for discussion", "skipped": "skipped", "pending": "to do"}
+    st.markdown(f"#### Item {item.position} of {mine.assigned} · {status.get(item.status, item.status)}")
+
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        _case_panel(item)
+        _trace_panel(item)
+    with right:
+        suggestion = suggestion_panel(ctx, study, item)
+        _labels_panel(ctx, item, codebook_id, codebook, suggestion)
+        with st.expander(f"Codebook (version {codebook.version})"):
+            for i, mode in enumerate(codebook.error_modes, 1):
+                st.markdown(f"**{i} · {mode.name}**")
+                st.caption(mode.definition)
+                st.caption(f"Example: {mode.example}")
+        _history(ctx, item, codebook)
+        _others(item, codebook)
+    bindings = {str(i): mode_key(m.code) for i, m in enumerate(codebook.error_modes, 1) if i <= 9}
+    bindings.update({"ctrl+enter": "save", "s": "skip", "f": "flag", "/": TRACE_QUERY})
+    bindings.update({"n": "trace_next", "p": "trace_prev"})
+    _ui.keyboard_shortcuts(bindings)
