@@ -1,0 +1,216 @@
+"""Case bootstrap, vectorised: every statistic as a function of resample weights.
+
+A resample draws cases with replacement and keeps all their items and ratings, so an item's weight
+is how often its case was drawn. Each statistic below is a sum over items, so a block of resamples
+is a (resamples x items) weight matrix times per-item terms: no Python loop over resamples. They
+compute the same formulas as the reference implementations used for the point estimates
+(tests/pipeline/agreement/test_bootstrap.py checks each against them on explicit resamples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from scipy import sparse
+
+BootFn = Callable[[np.ndarray], np.ndarray]  # (B x items) weights -> (B,) values, NaN = undefined
+
+
+def resample_weights(
+    clusters: np.ndarray, n_clusters: int, n_boot: int, seed: int, block: int = 250
+) -> Iterator[np.ndarray]:
+    """Blocks of (B x items) weights: how often each item's case was drawn in each resample."""
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < n_boot:
+        b = min(block, n_boot - done)
+        draws = rng.integers(0, n_clusters, size=(b, n_clusters))
+        flat = (draws + np.arange(b)[:, None] * n_clusters).ravel()
+        w = np.bincount(flat, minlength=b * n_clusters).reshape(b, n_clusters).astype(np.float64)
+        yield w[:, clusters]
+        done += b
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(np.broadcast(num, den).shape, np.nan)
+    ok = np.abs(den) > 1e-12
+    np.divide(num, den, out=out, where=ok)
+    return out
+
+
+def _variation(nv: np.ndarray) -> np.ndarray:
+    """True where at least two values are used."""
+    return (nv > 0).sum(axis=1) >= 2
+
+
+def alpha_fn(counts: np.ndarray, distance: np.ndarray | None = None, level: str = "nominal", domain=None) -> BootFn:
+    """Krippendorff's alpha from (items x values) counts under resample weights.
+
+    With a fixed distance (nominal, interval, MASI) each pairable item contributes a scalar
+    observed disagreement and its value counts; ordinal distances depend on the resample's
+    marginals, so the coincidence matrix itself is resampled (sparse: few values per item).
+    """
+    m = counts.sum(axis=1)
+    pair = np.flatnonzero(m >= 2)
+    c = counts[pair].astype(np.float64)
+    mp = m[pair].astype(np.float64)
+    n_values = counts.shape[1]
+    if level == "ordinal" and distance is None:
+        return _ordinal_alpha_fn(c, mp, pair)
+    if distance is None:
+        if level == "nominal":
+            distance = 1.0 - np.eye(n_values)
+        elif level == "interval":
+            v = np.asarray(domain if domain is not None else np.arange(n_values), dtype=np.float64)
+            distance = (v[:, None] - v[None, :]) ** 2
+        else:
+            raise ValueError(f"unknown level {level!r}")
+    d = np.asarray(distance, dtype=np.float64)
+    do_u = ((c @ d) * c).sum(axis=1) / (mp - 1)  # the diagonal of d is 0, so o_u · d needs no correction
+
+    def fn(w: np.ndarray) -> np.ndarray:
+        wp = w[:, pair]
+        do = wp @ do_u
+        nv = wp @ c
+        n = nv.sum(axis=1)
+        de = ((nv @ d) * nv).sum(axis=1) / np.where(n > 1, n - 1, np.nan)
+        out = 1.0 - _safe_div(do, de)
+        out[~_variation(nv)] = np.nan
+        return out
+
+    return fn
+
+
+def _ordinal_alpha_fn(c: np.ndarray, mp: np.ndarray, pair: np.ndarray) -> BootFn:
+    n_items, v = c.shape
+    # Per-item coincidences o_u[j,k] = (c_j c_k - [j=k] c_j) / (m - 1), flattened and sparse.
+    rows, cols, vals = [], [], []
+    for i in range(n_items):
+        nz = np.flatnonzero(c[i])
+        for j in nz:
+            for k in nz:
+                val = c[i, j] * c[i, k] - (c[i, j] if j == k else 0.0)
+                if val:
+                    rows.append(i)
+                    cols.append(j * v + k)
+                    vals.append(val / (mp[i] - 1))
+    o_items = sparse.csr_matrix((vals, (rows, cols)), shape=(n_items, v * v))
+    lo = np.minimum.outer(np.arange(v), np.arange(v))
+    hi = np.maximum.outer(np.arange(v), np.arange(v))
+
+    def fn(w: np.ndarray) -> np.ndarray:
+        wp = w[:, pair]
+        o = np.asarray((o_items.T @ wp.T).T).reshape(-1, v, v)
+        nv = o.sum(axis=1)
+        n = nv.sum(axis=1)
+        cum = np.concatenate([np.zeros((len(w), 1)), np.cumsum(nv, axis=1)], axis=1)
+        between = cum[:, hi + 1] - cum[:, lo]
+        d = (between - (nv[:, lo] + nv[:, hi]) / 2.0) ** 2
+        e_d = (np.einsum("bj,bjk,bk->b", nv, d, nv) - np.einsum("bj,bjj->b", nv, d)) / np.where(n > 1, n - 1, np.nan)
+        out = 1.0 - _safe_div((o * d).sum(axis=(1, 2)), e_d)
+        out[~_variation(nv)] = np.nan
+        return out
+
+    return fn
+
+
+def fleiss_fn(counts: np.ndarray) -> BootFn:
+    """Fleiss' kappa over the items with two or more ratings (all with the same number)."""
+    m_all = counts.sum(axis=1)
+    pair = np.flatnonzero(m_all >= 2)
+    c = counts[pair].astype(np.float64)
+    m = float(c.sum(axis=1)[0]) if len(c) else 2.0
+    p_i = ((c * c).sum(axis=1) - m) / (m * (m - 1))
+
+    def fn(w: np.ndarray) -> np.ndarray:
+        wp = w[:, pair]
+        tot = wp.sum(axis=1)
+        pbar = _safe_div(wp @ p_i, tot)
+        p = _safe_div(wp @ c, (m * tot)[:, None])
+        pe = (p * p).sum(axis=1)
+        out = _safe_div(pbar - pe, 1.0 - pe)
+        out[~_variation(p)] = np.nan
+        return out
+
+    return fn
+
+
+def _pair_agreement_terms(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    m = counts.sum(axis=1)
+    pair = np.flatnonzero(m >= 2)
+    c = counts[pair].astype(np.float64)
+    mp = m[pair].astype(np.float64)
+    return pair, (c * (c - 1)).sum(axis=1) / (mp * (mp - 1))
+
+
+def percent_fn(counts: np.ndarray) -> BootFn:
+    pair, agree = _pair_agreement_terms(counts)
+
+    def fn(w: np.ndarray) -> np.ndarray:
+        wp = w[:, pair]
+        return _safe_div(wp @ agree, wp.sum(axis=1))
+
+    return fn
+
+
+def ac1_fn(counts: np.ndarray) -> BootFn:
+    pair, agree = _pair_agreement_terms(counts)
+    rated = np.flatnonzero(counts.sum(axis=1) > 0)
+    share = counts[rated] / counts[rated].sum(axis=1, keepdims=True)
+    q = counts.shape[1]
+
+    def fn(w: np.ndarray) -> np.ndarray:
+        wp = w[:, pair]
+        pa = _safe_div(wp @ agree, wp.sum(axis=1))
+        wr = w[:, rated]
+        pi = _safe_div(wr @ share, wr.sum(axis=1)[:, None])
+        pe = (pi * (1 - pi)).sum(axis=1) / (q - 1)
+        out = _safe_div(pa - pe, 1.0 - pe)
+        out[~_variation(pi)] = np.nan
+        return out
+
+    return fn
+
+
+def cohen_fn(a: np.ndarray, b: np.ndarray, n_values: int) -> BootFn:
+    """Cohen's kappa of two raters (value indices, NaN = missing) on the items both rated."""
+    both = np.flatnonzero(~(np.isnan(a) | np.isnan(b)))
+    cell = a[both].astype(int) * n_values + b[both].astype(int)
+    onehot = np.zeros((len(both), n_values * n_values))
+    onehot[np.arange(len(both)), cell] = 1.0
+    diag = np.arange(n_values) * (n_values + 1)
+
+    def fn(w: np.ndarray) -> np.ndarray:
+        t = w[:, both] @ onehot
+        n = t.sum(axis=1)
+        tab = t.reshape(-1, n_values, n_values)
+        po = _safe_div(t[:, diag].sum(axis=1), n)
+        ra = _safe_div(tab.sum(axis=2), n[:, None])
+        cb = _safe_div(tab.sum(axis=1), n[:, None])
+        pe = (ra * cb).sum(axis=1)
+        out = _safe_div(po - pe, 1.0 - pe)
+        out[~_variation(ra + cb)] = np.nan
+        return out
+
+    return fn
+
+
+def pair_percent_fn(a: np.ndarray, b: np.ndarray) -> BootFn:
+    both = np.flatnonzero(~(np.isnan(a) | np.isnan(b)))
+    same = (a[both] == b[both]).astype(np.float64)
+
+    def fn(w: np.ndarray) -> np.ndarray:
+        wp = w[:, both]
+        return _safe_div(wp @ same, wp.sum(axis=1))
+
+    return fn
+
+
+def percentile_interval(values: np.ndarray, level: float) -> tuple[float | None, float | None, int]:
+    ok = values[np.isfinite(values)]
+    if len(ok) == 0:
+        return None, None, 0
+    tail = (1.0 - level) / 2.0 * 100.0
+    lo, hi = np.percentile(ok, [tail, 100.0 - tail])
+    return float(lo), float(hi), len(ok)
