@@ -65,6 +65,7 @@ from pipeline.annotation._pages import (
     labels_from_state,
     mode_key,
     page_of_step,
+    parse_id_list,
     queue_label,
     trace_window,
 )
@@ -86,12 +87,15 @@ from pipeline.annotation._steps import MAX_STEP_CHARS, n_pages, page_bounds, sea
 from pipeline.annotation._studies import (
     count_responses,
     get_study,
+    responses_with_trace,
     studies_for,
     study_response_ids,
     update_study_settings,
 )
 
 __all__ = [
+    "responses_with_trace",
+    "parse_id_list",
     "mode_key",
     "evidence_key",
     "SEVERITY_KEY",

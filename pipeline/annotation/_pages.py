@@ -127,3 +127,23 @@ def event_changes(event: AnnotationEvent, codebook: Codebook | None = None) -> l
                 (f.replace("_", " "), _show(b, codebook) if event.before is not None else "", _show(a, codebook))
             )
     return out
+
+
+def parse_id_list(text: str, field: str = "response ids") -> list[int]:
+    """Response ids typed or pasted by a lead: separated by commas, spaces or lines; ranges like 10-20."""
+    from pipeline.errors import InputError, Problem
+
+    ids: list[int] = []
+    bad: list[str] = []
+    for token in text.replace(",", " ").split():
+        lo, sep, hi = token.partition("-")
+        if sep and lo.isdigit() and hi.isdigit() and int(lo) <= int(hi):
+            ids.extend(range(int(lo), int(hi) + 1))
+        elif token.isdigit():
+            ids.append(int(token))
+        else:
+            bad.append(token)
+    if bad:
+        shown = ", ".join(repr(b) for b in bad[:5])
+        raise InputError(Problem("form", None, field, f"not a response id or range: {shown}"))
+    return sorted(set(ids))

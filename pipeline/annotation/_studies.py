@@ -75,3 +75,15 @@ def update_study_settings(
     session.add(study)
     session.flush()
     return study
+
+
+def responses_with_trace(session: Session, study_id: int) -> list[int]:
+    """The study's responses that have a reasoning trace to label."""
+    return list(
+        session.exec(
+            select(Response.id)
+            .join(Run, Run.id == Response.run_id)
+            .where(Run.study_id == study_id, col(Response.trace).is_not(None), Response.trace != "")
+            .order_by(Response.id)
+        )
+    )

@@ -1,0 +1,101 @@
+"""Subcommand: users (add, list, passwd, deactivate, activate, role) for annotators and leads."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from db.engine import session_scope
+from pipeline.annotation import (
+    MIN_PASSWORD_LENGTH,
+    check_password,
+    check_username,
+    create_annotator,
+    get_annotator,
+    list_annotators,
+    set_active,
+    set_password,
+    set_role,
+)
+from pipeline.cli import command
+from pipeline.cli._common import console, open_db, print_table
+from pipeline.errors import DxTraceError
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = sub.add_parser("add", help="create an account (asks for the password twice)")
+    add.add_argument("username")
+    add.add_argument("--role", choices=["annotator", "lead"], default="annotator")
+    add.add_argument("--name", help="display name, e.g. 'Dr. A. Meyer'")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    ls = sub.add_parser("list", help="list accounts")
+    ls.add_argument("--role", choices=["annotator", "lead"])
+    pw = sub.add_parser("passwd", help="set a new password")
+    pw.add_argument("username")
+    pw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    for name, help_ in (
+        ("deactivate", "stop an account from signing in (its labels stay)"),
+        ("activate", "allow it again"),
+    ):
+        q = sub.add_parser(name, help=help_)
+        q.add_argument("username")
+    role = sub.add_parser("role", help="change an account's role")
+    role.add_argument("username")
+    role.add_argument("role", choices=["annotator", "lead"])
+
+
+def read_password(username: str, from_stdin: bool) -> str:
+    """A new password: one line of standard input, or typed twice without echo."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        if not sys.stdin.isatty():
+            raise DxTraceError("no terminal to ask for a password: pass --password-stdin and pipe it in")
+        password = getpass.getpass(f"password for {username} (at least {MIN_PASSWORD_LENGTH} characters): ")
+        if getpass.getpass("again: ") != password:
+            raise DxTraceError("the two passwords differ; nothing was changed")
+    check_password(password, username)
+    return password
+
+
+@command("users", help="Manage the accounts of annotators and leads.", arguments=_arguments, order=40)
+def users(args: argparse.Namespace) -> int:
+    if args.action in ("add", "passwd"):
+        username = check_username(args.username)
+        engine = open_db(args)
+        with session_scope(engine) as s:  # fail before asking for a password
+            exists = get_annotator(s, username) is not None
+        if args.action == "add" and exists:
+            raise DxTraceError(f"account {username!r} already exists")
+        if args.action == "passwd" and not exists:
+            raise DxTraceError(f"no account {username!r}; list them with: python -m pipeline users list")
+        password = read_password(username, args.password_stdin)
+        with session_scope(engine) as s:
+            if args.action == "add":
+                person = create_annotator(s, username, password, args.role, display_name=args.name)
+                console.print(f"added {person.role} {person.username}")
+            else:
+                set_password(s, username, password)
+                console.print(f"password changed for {username}")
+        return 0
+    engine = open_db(args)
+    with session_scope(engine) as s:
+        if args.action == "list":
+            people = list_annotators(s, role=args.role)
+            if not people:
+                console.print("no accounts yet; add one with: python -m pipeline users add NAME --role lead")
+                return 0
+            rows = [
+                [p.username, p.display_name or "", p.role, "yes" if p.active else "no", f"{p.created_at:%Y-%m-%d}"]
+                for p in people
+            ]
+            print_table("Accounts", ["username", "name", "role", "active", "created"], rows)
+        elif args.action in ("deactivate", "activate"):
+            set_active(s, args.username, args.action == "activate")
+            console.print(f"{args.username}: {args.action}d")
+        elif args.action == "role":
+            set_role(s, args.username, args.role)
+            console.print(f"{args.username}: now {args.role}")
+    return 0
