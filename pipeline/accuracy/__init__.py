@@ -1,0 +1,102 @@
+"""Accuracy: grading responses against the gold diagnosis, and the study's statistics.
+
+Grading (tiers: exact, synonym, fuzzy, embedding; uncertain matches wait for a clinician) writes
+Grade rows; the statistics are pure functions on statsmodels/scipy; the study table is built per
+model and per pair, overall and per subgroup, and written as CSV, JSON, Markdown and a forest plot.
+"""
+
+from __future__ import annotations
+
+from pipeline.accuracy._csv import read_results_csv
+from pipeline.accuracy._grade import (
+    GradingSummary,
+    PendingGrade,
+    effective_grades,
+    get_study,
+    grade_study,
+    incorrect_response_ids,
+    pending_grades,
+    record_clinician_grade,
+)
+from pipeline.accuracy._match import (
+    GRADER_VERSION,
+    GoldNames,
+    Match,
+    MatchResult,
+    Thresholds,
+    match_diagnoses,
+    match_option,
+)
+from pipeline.accuracy._normalise import name_variants, normalise
+from pipeline.accuracy._plot import forest_plot
+from pipeline.accuracy._report import FORMATS, PENDING_POLICIES, AccuracyReport, ModelRow, PairRow, accuracy_report
+from pipeline.accuracy._stats import (
+    CI_METHODS,
+    CORRECTIONS,
+    DEFAULT_ALPHA,
+    DIFFERENCE_METHODS,
+    EMPTY,
+    MCNEMAR_METHODS,
+    NO_DISCORDANT,
+    Adjusted,
+    Difference,
+    McNemarResult,
+    PairedCounts,
+    Proportion,
+    adjust_p_values,
+    mcnemar_test,
+    paired_counts,
+    paired_difference,
+    proportion_ci,
+)
+from pipeline.accuracy._study import study_accuracy, study_pairs
+from pipeline.accuracy._synonyms import case_synonyms, curated_synonyms
+
+__all__ = [
+    "CI_METHODS",
+    "CORRECTIONS",
+    "DEFAULT_ALPHA",
+    "DIFFERENCE_METHODS",
+    "EMPTY",
+    "FORMATS",
+    "GRADER_VERSION",
+    "MCNEMAR_METHODS",
+    "NO_DISCORDANT",
+    "PENDING_POLICIES",
+    "AccuracyReport",
+    "Adjusted",
+    "Difference",
+    "GoldNames",
+    "GradingSummary",
+    "Match",
+    "MatchResult",
+    "McNemarResult",
+    "ModelRow",
+    "PairRow",
+    "PairedCounts",
+    "PendingGrade",
+    "Proportion",
+    "Thresholds",
+    "accuracy_report",
+    "adjust_p_values",
+    "case_synonyms",
+    "curated_synonyms",
+    "effective_grades",
+    "forest_plot",
+    "get_study",
+    "grade_study",
+    "incorrect_response_ids",
+    "match_diagnoses",
+    "match_option",
+    "mcnemar_test",
+    "name_variants",
+    "normalise",
+    "paired_counts",
+    "paired_difference",
+    "pending_grades",
+    "proportion_ci",
+    "read_results_csv",
+    "record_clinician_grade",
+    "study_accuracy",
+    "study_pairs",
+]

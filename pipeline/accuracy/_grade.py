@@ -1,0 +1,383 @@
+"""Grading a study's responses into Grade rows, and reading the grade that counts.
+
+A clinician's grade always wins; otherwise the newest grade. Automatic grading never
+touches clinician or imported grades.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlmodel import Session, select
+
+from db.models import TASK_MULTIPLE_CHOICE, Annotator, Case, CaseSet, Grade, Model, Response, Study
+from pipeline.accuracy._match import (
+    GRADER_VERSION,
+    GoldNames,
+    MatchResult,
+    Thresholds,
+    match_diagnoses,
+    match_option,
+    mentions_gold,
+)
+from pipeline.accuracy._normalise import name_variants
+from pipeline.accuracy._synonyms import case_synonyms
+from pipeline.errors import DxTraceError
+
+STATUS_AUTO, STATUS_PENDING, STATUS_CLINICIAN = "auto", "pending", "clinician"
+UNGRADED = "ungraded"
+
+
+def get_study(session: Session, study: int | str) -> Study:
+    """A study by id or name, or a clear error naming the studies there are."""
+    found = None
+    if isinstance(study, int) or (isinstance(study, str) and study.isdigit()):
+        found = session.get(Study, int(study))
+    if found is None:
+        found = session.exec(select(Study).where(Study.name == str(study))).first()
+    if found is None:
+        names = [s.name for s in session.exec(select(Study).order_by(Study.id))]
+        known = ", ".join(names) if names else "none; create one with: python -m pipeline study"
+        raise DxTraceError(f"no study {study!r} in the database (studies: {known})")
+    return found
+
+
+@dataclass
+class GradingSummary:
+    study_id: int
+    k: int
+    graded: int = 0
+    correct: int = 0
+    incorrect: int = 0
+    pending: int = 0
+    skipped: int = 0  # already graded (by this grader, a clinician, or imported)
+    no_response: int = 0  # failed requests: nothing to grade
+    by_method: Counter = field(default_factory=Counter)
+    by_model: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+
+    def add(self, model: str, result: MatchResult) -> None:
+        self.graded += 1
+        key = "pending" if result.correct is None else ("correct" if result.correct else "incorrect")
+        setattr(self, key, getattr(self, key) + 1)
+        self.by_method[result.method] += 1
+        self.by_model[model][key] += 1
+
+    def summary(self) -> str:
+        return (
+            f"graded {self.graded} response(s) (top {self.k}): {self.correct} correct, {self.incorrect} incorrect "
+            f"automatically, {self.pending} waiting for a clinician; {self.skipped} already graded, "
+            f"{self.no_response} without a response"
+        )
+
+
+def _rows(session: Session, study_id: int, models: list[str] | None = None):
+    stmt = (
+        select(Response, Case, CaseSet, Model)
+        .join(Case, Case.id == Response.case_id)
+        .join(CaseSet, CaseSet.id == Case.case_set_id)
+        .join(Model, Model.id == Response.model_id)
+        .where(Model.study_id == study_id)
+        .order_by(Response.id)
+    )
+    if models:
+        stmt = stmt.where(Model.name.in_(models))
+    return session.exec(stmt).all()
+
+
+def _grades_by_response(session: Session, response_ids: list[int]) -> dict[int, list[Grade]]:
+    out: dict[int, list[Grade]] = defaultdict(list)
+    for start in range(0, len(response_ids), 500):  # stay under the bound-parameter limit
+        chunk = response_ids[start : start + 500]
+        for g in session.exec(select(Grade).where(Grade.response_id.in_(chunk)).order_by(Grade.id)):
+            out[g.response_id].append(g)
+    return out
+
+
+def _is_ours(g: Grade) -> bool:
+    return g.status in (STATUS_AUTO, STATUS_PENDING) and g.grader.startswith("dxtrace-grader")
+
+
+def grade_study(
+    session: Session,
+    study_id: int,
+    *,
+    k: int = 5,
+    thresholds: Thresholds | None = None,
+    embeddings: bool = True,
+    regrade: bool = False,
+    models: list[str] | None = None,
+) -> GradingSummary:
+    """Grade every response of the study that has no grade yet; write one Grade row each.
+
+    regrade=True replaces this grader's earlier automatic and pending grades (never a clinician's or an
+    imported one). Uncertain matches are written with status "pending" and correct=None.
+    """
+    if k < 1:
+        raise DxTraceError(f"k must be at least 1, got {k}")
+    study = get_study(session, study_id)
+    th = thresholds or Thresholds()
+    rows = _rows(session, study.id, models)
+    existing = _grades_by_response(session, [r.id for r, *_ in rows])
+    summary = GradingSummary(study.id, k)
+    todo = []
+    for resp, case, case_set, model in rows:
+        grades = existing.get(resp.id, [])
+        if any(g.status == STATUS_CLINICIAN or g.method == "imported" for g in grades):
+            summary.skipped += 1
+            continue
+        ours = [g for g in grades if _is_ours(g)]
+        if ours and not regrade and any(g.k == k for g in ours):
+            summary.skipped += 1
+            continue
+        if resp.error and not (resp.answer or "").strip():
+            summary.no_response += 1
+            continue
+        for g in ours:
+            session.delete(g)
+        gold = GoldNames.build(case.gold_diagnosis, case_synonyms(case_set.name, case.case_key, case.synonyms))
+        todo.append((resp, case, model, gold))
+
+    first = [(item, _grade_one(item[0], item[1], item[3], k, th, None)) for item in todo]
+    similarity = None
+    if embeddings and any(_needs_embedding(res) for _, res in first):
+        from pipeline.accuracy._embed import NameEmbedder
+
+        similarity = NameEmbedder()
+        names: set[str] = set()
+        for (resp, _case, _model, gold), res in first:
+            if _needs_embedding(res):
+                names.update(gold.strings())
+                for d in _diagnoses(resp, k):
+                    names.update(name_variants(d, item=True))
+        similarity.prime(names)
+    for (resp, case, model, gold), res in first:
+        if similarity is not None and _needs_embedding(res):
+            res = _grade_one(resp, case, gold, k, th, similarity)
+        session.add(_grade_row(resp, res, k, th, gold, embedded=similarity is not None))
+        summary.add(model.name, res)
+    session.flush()
+    return summary
+
+
+def _needs_embedding(res: MatchResult) -> bool:
+    return res.correct is not True and res.method not in ("option", "text") and bool(res.best)
+
+
+def _diagnoses(resp: Response, k: int) -> list[str]:
+    if resp.diagnoses is not None:
+        return [str(d) for d in resp.diagnoses][:k]
+    if not resp.answer:
+        return []
+    from pipeline.generate import parse_diagnoses
+
+    return parse_diagnoses(resp.answer, k)
+
+
+def _grade_one(resp: Response, case: Case, gold: GoldNames, k: int, th: Thresholds, similarity) -> MatchResult:
+    if case.task == TASK_MULTIPLE_CHOICE:
+        chosen = resp.chosen_option
+        if chosen is None and resp.answer:
+            from pipeline.generate import parse_choice
+
+            chosen = parse_choice(resp.answer, list(case.options or []))
+        if chosen is None and (resp.answer or "").strip():
+            # An answer that names no option unambiguously: a clinician reads it.
+            return MatchResult(None, None, "option", None, None)
+        return match_option(chosen, gold)
+    diagnoses = _diagnoses(resp, k)
+    if not diagnoses:
+        mentioned = mentions_gold(resp.answer or "", gold)
+        if mentioned:
+            # Nothing could be parsed, but the gold is named somewhere: let a clinician read the answer.
+            return MatchResult(None, None, "text", None, None)
+        return MatchResult(False, None, "none", None, None)
+    return match_diagnoses(diagnoses, gold, k=k, thresholds=th, similarity=similarity)
+
+
+def _grade_row(resp: Response, res: MatchResult, k: int, th: Thresholds, gold: GoldNames, embedded: bool) -> Grade:
+    details = {
+        "diagnoses": _diagnoses(resp, k) if res.method != "option" else None,
+        "gold_names": gold.strings(),
+        "matches": [m.as_dict() for m in res.best],
+        "candidates": [m.as_dict() for m in res.candidates],
+        "thresholds": {
+            "fuzzy_confident": th.fuzzy_confident,
+            "fuzzy_uncertain": th.fuzzy_uncertain,
+            "embedding_confident": th.embedding_confident,
+            "embedding_uncertain": th.embedding_uncertain,
+        },
+        "embedding_tier": embedded,
+    }
+    return Grade(
+        response_id=resp.id,
+        correct=res.correct,
+        rank=res.rank,
+        k=k,
+        method=res.method,
+        score=None if res.score is None else round(float(res.score), 4),
+        matched_diagnosis=res.matched_diagnosis,
+        status=res.status,
+        grader=GRADER_VERSION,
+        details=details,
+    )
+
+
+def _effective(grades: list[Grade]) -> Grade | None:
+    """The clinician's newest grade, else the newest grade of any kind."""
+    if not grades:
+        return None
+    clinician = [g for g in grades if g.status == STATUS_CLINICIAN]
+    return max(clinician or grades, key=lambda g: g.id or 0)
+
+
+def _scalar(v) -> bool:
+    return v is None or isinstance(v, str | int | float | bool)
+
+
+def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
+    """One row per response with the grade that counts (a clinician's wins) and the case attributes."""
+    study = get_study(session, study_id)
+    rows = _rows(session, study.id)
+    grades = _grades_by_response(session, [r.id for r, *_ in rows])
+    records = []
+    for resp, case, case_set, model in rows:
+        g = _effective(grades.get(resp.id, []))
+        rec = {
+            "response_id": resp.id,
+            "case_id": case.id,
+            "case_key": case.case_key,
+            "case_set": case_set.name,
+            "model": model.name,
+            "model_id": model.id,
+            "repeat": resp.repeat,
+            "correct": None if g is None else g.correct,
+            "rank": None if g is None else g.rank,
+            "method": None if g is None else g.method,
+            "status": UNGRADED if g is None else g.status,
+            "score": None if g is None else g.score,
+            "grader": None if g is None else g.grader,
+            "grade_id": None if g is None else g.id,
+            "gold_diagnosis": case.gold_diagnosis,
+            "specialty": case.specialty,
+            "incidence": case.incidence,
+        }
+        for key, value in (case.attributes or {}).items():
+            if key not in rec and _scalar(value):
+                rec[key] = value
+        records.append(rec)
+    columns = [
+        "response_id", "case_id", "case_key", "case_set", "model", "model_id", "repeat", "correct", "rank",
+        "method", "status", "score", "grader", "grade_id", "gold_diagnosis", "specialty", "incidence",
+    ]  # fmt: skip
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=columns)
+    frame["correct"] = frame["correct"].astype("boolean")
+    frame["rank"] = frame["rank"].astype("Int64")
+    return frame
+
+
+@dataclass(frozen=True)
+class PendingGrade:
+    """An uncertain grade for the clinician's grading view: which listed diagnosis is the gold, if any."""
+
+    response_id: int
+    grade_id: int
+    case_id: int
+    case_key: str
+    case_set: str
+    task: str
+    vignette: str
+    gold_diagnosis: str
+    synonyms: list[str]
+    diagnoses: list[str]  # numbered 1..n in the view; rank refers to this list
+    answer: str | None
+    options: list[str] | None
+    candidates: list[dict]  # the uncertain matches: rank, diagnosis, method, score
+    model: str
+    k: int
+
+
+def pending_grades(session: Session, study_id: int) -> list[PendingGrade]:
+    """Responses whose grade that counts is still pending, oldest first."""
+    study = get_study(session, study_id)
+    rows = _rows(session, study.id)
+    grades = _grades_by_response(session, [r.id for r, *_ in rows])
+    out = []
+    for resp, case, case_set, model in rows:
+        g = _effective(grades.get(resp.id, []))
+        if g is None or g.status != STATUS_PENDING:
+            continue
+        details = g.details or {}
+        diagnoses = details.get("diagnoses") or ([resp.chosen_option] if resp.chosen_option else [])
+        out.append(
+            PendingGrade(
+                response_id=resp.id,
+                grade_id=g.id,
+                case_id=case.id,
+                case_key=case.case_key,
+                case_set=case_set.name,
+                task=case.task,
+                vignette=case.vignette,
+                gold_diagnosis=case.gold_diagnosis,
+                synonyms=case_synonyms(case_set.name, case.case_key, case.synonyms),
+                diagnoses=[str(d) for d in diagnoses],
+                answer=resp.answer,
+                options=list(case.options) if case.options else None,
+                candidates=list(details.get("candidates") or []),
+                model=model.name,
+                k=g.k,
+            )
+        )
+    return out
+
+
+def record_clinician_grade(
+    session: Session, *, response_id: int, annotator_id: int, rank: int | None, note: str | None = None
+) -> Grade:
+    """A clinician's verdict: rank = position (1-based) of the listed diagnosis that is the gold; None = none is.
+
+    It wins over every automatic grade; a later clinician grade of the same response replaces it.
+    """
+    resp = session.get(Response, response_id)
+    if resp is None:
+        raise DxTraceError(f"no response with id {response_id}")
+    annotator = session.get(Annotator, annotator_id)
+    if annotator is None or not annotator.active:
+        raise DxTraceError(f"no active annotator with id {annotator_id}")
+    previous = _effective(_grades_by_response(session, [response_id]).get(response_id, []))
+    k = previous.k if previous else 5
+    diagnoses = [str(d) for d in ((previous.details or {}).get("diagnoses") or [])] if previous else []
+    if not diagnoses and resp.diagnoses:
+        diagnoses = [str(d) for d in resp.diagnoses][:k]
+    if rank is not None:
+        limit = len(diagnoses) if diagnoses else k
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= limit:
+            raise DxTraceError(f"rank must be a number from 1 to {limit}, or none; got {rank!r}")
+    grade = Grade(
+        response_id=response_id,
+        correct=rank is not None,
+        rank=rank,
+        k=k,
+        method="clinician",
+        score=None,
+        matched_diagnosis=diagnoses[rank - 1] if rank is not None and rank <= len(diagnoses) else None,
+        status=STATUS_CLINICIAN,
+        grader=annotator.username,
+        annotator_id=annotator.id,
+        details={"diagnoses": diagnoses, "previous_grade_id": previous.id if previous else None, "note": note},
+    )
+    session.add(grade)
+    session.flush()
+    return grade
+
+
+def incorrect_response_ids(session: Session, study_id: int, *, models: list[str] | None = None) -> list[int]:
+    """Responses whose grade that counts says the gold is not among the diagnoses: the annotation work list."""
+    frame = effective_grades(session, study_id)
+    if frame.empty:
+        return []
+    mask = frame["correct"].eq(False).fillna(False)
+    if models:
+        mask &= frame["model"].isin(models)
+    return sorted(int(i) for i in frame.loc[mask, "response_id"])
