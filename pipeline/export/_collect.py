@@ -44,14 +44,9 @@ class CollectedExport:
 
 def find_study(session: Session, study: int | str) -> Study:
     """A study by id or name, or a clear error listing the studies there are."""
-    found = session.get(Study, study) if isinstance(study, int) else None
-    if found is None and isinstance(study, str):
-        found = session.exec(select(Study).where(Study.name == study)).first()
-    if found is None:
-        names = session.exec(select(Study.name).order_by(Study.name)).all()
-        known = ", ".join(names) if names else "none yet"
-        raise DxTraceError(f"no study {study!r} in the database (studies: {known})")
-    return found
+    from pipeline.annotation import get_study
+
+    return get_study(session, study)
 
 
 def _model_dict(model: Model, names: dict[int, str], *, created: bool) -> dict:

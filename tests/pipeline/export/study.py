@@ -27,7 +27,9 @@ def _labels(i: int, who: int, n_steps: int) -> AnnotationInput:
     """
     mode = MODES[i % 3]
     if who == 1 and i % 4 == 1:
-        mode = MODES[(i + 1) % 3]  # a disagreement
+        mode = MODES[(i + 1) % 3]  # one dissenter: a majority when three annotators label it
+    if i % 4 == 3:
+        mode = MODES[(i + who) % 3]  # everyone differs: the lead adjudicates
     modes = [mode]
     if i % 5 == 0:
         modes.append("other")
@@ -90,7 +92,7 @@ def build_labelled_study(session: Session, name: str = "labelled-study", *, n_r1
         n_steps = len(split_steps(resp.trace))
         labels = [_labels(i, pos, n_steps).error_modes for pos in range(len(by_response[resp.id]))]
         agreed = all(sorted(x) == sorted(labels[0]) for x in labels)
-        majority = len(labels) == 3 and not agreed
+        majority = len(labels) == 3 and not agreed and sum(x == labels[0] for x in labels) == 2
         session.add(
             FinalLabel(
                 study_id=study.id,
