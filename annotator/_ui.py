@@ -14,22 +14,22 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from db.engine import get_engine, session_scope
+from db.engine import database_url, get_engine, session_scope
 from db.migrate import upgrade
 from pipeline.annotation import Progress
 from pipeline.errors import DxTraceError, InputError
 
 
 @st.cache_resource(show_spinner=False)
-def _engine(url: str | None) -> Engine:
+def _engine(url: str) -> Engine:
     engine = get_engine(url)
     upgrade(engine)
     return engine
 
 
 def engine(url: str | None = None) -> Engine:
-    """The study database of $DXTRACE_DB (or ./dxtrace.db), migrated once per process."""
-    return _engine(url)
+    """The study database of $DXTRACE_DB (or ./dxtrace.db), migrated once per process and URL."""
+    return _engine(database_url(url))
 
 
 @contextmanager
