@@ -30,7 +30,6 @@ from pipeline.agreement._model import (
     normalise_labels,
 )
 from pipeline.agreement._read import (
-    get_study,
     rater_alias,
     ratings_from_db,
     ratings_to_csv_rows,
@@ -116,7 +115,6 @@ __all__ = [
     "final_labels_frame",
     "fleiss_kappa",
     "get_disagreement",
-    "get_study",
     "gwet_ac1",
     "krippendorff_alpha",
     "markdown_table",

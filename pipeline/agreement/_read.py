@@ -32,19 +32,6 @@ def study_error_modes(session: Session, study: Study) -> tuple[str, ...]:
     return DEFAULT_ERROR_MODES
 
 
-def get_study(session: Session, study: int | str) -> Study:
-    """A study by id or by name."""
-    found = None
-    if isinstance(study, int) or (isinstance(study, str) and study.isdigit()):
-        found = session.get(Study, int(study))
-    if found is None and isinstance(study, str):
-        found = session.exec(select(Study).where(Study.name == study)).first()
-    if found is None:
-        names = ", ".join(s.name for s in session.exec(select(Study).order_by(Study.name))) or "none yet"
-        raise DxTraceError(f"no study {study!r} (studies: {names})")
-    return found
-
-
 def ratings_from_db(session: Session, study_id: int, *, pseudonymise: bool = False) -> Ratings:
     """Every saved annotation of the study as a rating: item = response, case = its case.
 

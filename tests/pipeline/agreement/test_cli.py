@@ -1,0 +1,107 @@
+"""`python -m pipeline agreement` and `adjudicate`: on the study database and on a CSV of ratings."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from sqlmodel import select
+
+from db.engine import session_scope
+from db.models import FinalLabel
+from pipeline.cli import main
+from tests.pipeline.agreement._study import build_simulated_study
+
+
+@pytest.fixture
+def sim_db(sqlite_engine):
+    with session_scope(sqlite_engine) as session:
+        sim = build_simulated_study(session)
+    return str(sqlite_engine.url), sim
+
+
+def test_agreement_on_study_writes_json_csv_markdown(sim_db, tmp_path, capsys):
+    url, _ = sim_db
+    out = tmp_path / "out"
+    code = main(
+        [
+            "--db", url, "agreement", "--study", "agreement-sim", "--boot", "200",
+            "--json", str(out / "a.json"), "--out-csv", str(out / "a.csv"), "--markdown", str(out / "a.md"),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    screen = capsys.readouterr().out
+    assert "reasoning_drift" in screen and "clinician1" in screen and "undefined" in screen
+    data = json.loads((out / "a.json").read_text())
+    labels = [v["label"] for v in data["variables"]]
+    assert labels[:4] == ["reasoning_drift", "red_flag_failure", "priority_inversion", "other"]
+    alpha = {v["label"]: v["estimates"]["alpha"]["value"] for v in data["variables"] if v["scope"] == "error_mode"}
+    assert alpha["reasoning_drift"] > alpha["red_flag_failure"] > alpha["priority_inversion"]
+    frame = pd.read_csv(out / "a.csv")
+    assert {"value", "ci_low", "ci_high", "n_cases", "n_ratings", "prevalence"} <= set(frame.columns)
+    assert "Krippendorff" in (out / "a.md").read_text()
+
+
+def test_agreement_pseudonymised(sim_db, capsys):
+    url, _ = sim_db
+    assert main(["--db", url, "agreement", "--study", "agreement-sim", "--boot", "0", "--pseudonymise"]) == 0
+    screen = capsys.readouterr().out
+    assert "clinician1" not in screen and " A │" in screen and " C │" in screen
+
+
+def test_agreement_on_csv(tmp_path, capsys):
+    p = tmp_path / "export.csv"
+    rows = ["item,rater,label"]
+    for i in range(30):
+        for r in ("x", "y"):
+            rows.append(f"{i},{r},{'yes' if (i % 3 == 0) != (r == 'y' and i % 10 == 0) else 'no'}")
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "r.json"
+    assert main(["agreement", "--csv", str(p), "--boot", "100", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [v["label"] for v in data["variables"]][:2] == ["no", "yes"]
+    assert data["n_items"] == 30 and data["n_ratings"] == 60
+
+
+def test_agreement_bad_input_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("item,rater,label\n1,,x\n", encoding="utf-8")
+    assert main(["agreement", "--csv", str(bad)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {bad}:2: rater: empty"
+    assert main(["agreement", "--csv", str(bad), "--boot", "-1"]) == 2
+    assert "--boot -1" in capsys.readouterr().err
+    assert main(["agreement", "--csv", str(bad), "--level", "95"]) == 2
+    assert "--level 95.0: must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_adjudicate_cli_settle_list_set_export(sim_db, sqlite_engine, tmp_path, capsys):
+    url, sim = sim_db
+    assert main(["--db", url, "adjudicate", "--study", "agreement-sim", "--settle"]) == 0
+    assert "waiting for adjudication" in " ".join(capsys.readouterr().out.split())  # rich wraps lines
+    assert main(["--db", url, "adjudicate", "--study", "agreement-sim", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "A: " in listed and "clinician" not in listed
+    with session_scope(sqlite_engine) as s:
+        from pipeline.agreement import disagreements
+
+        rid = disagreements(s, sim.study_id)[0].response_id
+    code = main(
+        ["--db", url, "adjudicate", "--study", "agreement-sim", "--response", str(rid),
+         "--labels", "reasoning_drift", "--as", "studylead", "--rationale", "drift from step 2"]
+    )  # fmt: skip
+    assert code == 0
+    assert "adjudicated by studylead" in " ".join(capsys.readouterr().out.split())
+    with session_scope(sqlite_engine) as s:
+        f = s.exec(select(FinalLabel).where(FinalLabel.response_id == rid)).one()
+        assert f.method == "adjudicated" and f.error_modes == ["reasoning_drift"]
+    # A non-lead cannot adjudicate: one line, exit 2, nothing written.
+    code = main(
+        ["--db", url, "adjudicate", "--study", "agreement-sim", "--response", str(rid),
+         "--labels", "other", "--as", "clinician1"]
+    )  # fmt: skip
+    assert code == 2 and "not a lead" in capsys.readouterr().err
+    out = tmp_path / "final.csv"
+    assert main(["--db", url, "adjudicate", "--study", "agreement-sim", "--export", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert set(frame["method"]) == {"unanimous", "majority", "adjudicated"}
