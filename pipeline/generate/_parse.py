@@ -524,7 +524,7 @@ def _contained(norm_answer: str, norm_options: list[tuple[int, str]]) -> list[in
 _LETTER_ANSWER = re.compile(
     r"^(?:(?:the\s+)?(?:final\s+)?(?:answer|option|choice)\s*(?:is)?\s*[:\-]?\s*)?\(?([A-Z])\)?(?:[.):]|\s*$|\s+[-–—]\s)",
 )
-_LETTER_MARK = re.compile(r"\b(?:answer|option|choice)\s*(?:is)?\s*[:\-]?\s*\(?([A-Z])\)?(?![A-Za-z])", re.I)
+_LETTER_MARK = re.compile(r"\b(?:answer|option|choice)\s*(?:is)?\s*[:\-]?\s*\(?((?-i:[A-Z]))\)?(?![A-Za-z])", re.I)
 
 
 def parse_choice(answer: str | None, options: list[str]) -> str | None:
