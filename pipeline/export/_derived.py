@@ -5,17 +5,15 @@ They are written for readers of an export and ignored on import (they are recomp
 
 from __future__ import annotations
 
-import math
-
+import pandas as pd
 from sqlmodel import Session
 
 
 def _clean(value):
-    if value is None:
+    """None for pandas' missing values (None, NaN, pd.NA)."""
+    if value is None or (not isinstance(value, list | dict) and pd.isna(value)):
         return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+    return value.item() if hasattr(value, "item") else value
 
 
 def effective_grade_map(session: Session, study_id: int) -> dict[int, dict] | None:

@@ -3,14 +3,15 @@
 Used by the export and report tests: real DeepSeek-R1 traces on MedR-Bench with their imported grades,
 real Sandmann answers of a reasoning model and its base model, accounts, assignments, annotations with
 evidence steps and an audit trail (pipeline.annotation), a clinician grade, and final labels reached
-unanimously, by majority and by adjudication.
+unanimously, by majority and by adjudication (pipeline.agreement), and some left open.
 """
 
 from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from db.models import Assignment, FinalLabel, Grade, Model, Response, Run, Study
+from db.models import Assignment, Grade, Model, Response, Run, Study
+from pipeline.agreement import adjudicate, disagreements, settle_final_labels
 from pipeline.annotation import AnnotationInput, assign, create_annotator, ensure_codebook, save_annotation, split_steps
 from tests.factories import add_medrbench_r1, add_sandmann_outputs, make_study
 
@@ -87,24 +88,20 @@ def build_labelled_study(session: Session, name: str = "labelled-study", *, n_r1
             changed = AnnotationInput(**{**changed.__dict__, "severity": "critical", "confidence": 5})
             save_annotation(session, study_id=study.id, response_id=resp.id, annotator_id=aid, labels=changed)
 
-    # Final labels: unanimous where the pair agreed, adjudicated by the lead where not.
-    for i, resp in enumerate(targets[:8]):
-        n_steps = len(split_steps(resp.trace))
-        labels = [_labels(i, pos, n_steps).error_modes for pos in range(len(by_response[resp.id]))]
-        agreed = all(sorted(x) == sorted(labels[0]) for x in labels)
-        majority = len(labels) == 3 and not agreed and sum(x == labels[0] for x in labels) == 2
-        session.add(
-            FinalLabel(
+    # Final labels through the agreement code: unanimous and majority settle themselves; the lead
+    # adjudicates some disagreements and leaves the rest open.
+    settle_final_labels(session, study.id)
+    for n, item in enumerate(disagreements(session, study.id)):
+        if n % 2 == 0:
+            adjudicate(
+                session,
                 study_id=study.id,
-                response_id=resp.id,
-                error_modes=labels[0] if agreed or majority else [MODES[i % 3]],
+                response_id=item.response_id,
+                adjudicator_id=lead.id,
+                error_modes=["red_flag_failure"],
                 first_error_step=1,
-                method="unanimous" if agreed else ("majority" if majority else "adjudicated"),
-                adjudicator_id=None if agreed or majority else lead.id,
-                rationale=None if agreed or majority else "The case's red flag is named in step 1 and then dropped.",
-                codebook_version_id=study.codebook_version_id,
+                rationale="The case's red flag is named in step 1 and then dropped.",
             )
-        )
     # A clinician overruled the automatic grade of one response.
     session.add(
         Grade(

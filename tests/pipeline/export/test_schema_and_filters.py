@@ -69,6 +69,8 @@ def test_filters(study_db, tmp_path):
         export_study(
             s, "labelled-study", tmp_path / "v3", formats=["jsonl"], models=["DeepSeek-V3"], case_sets=["sandmann125"]
         )
+        export_study(s, "labelled-study", tmp_path / "wrong", formats=["jsonl"], correctness="incorrect")
+        export_study(s, "labelled-study", tmp_path / "ungraded", formats=["jsonl"], correctness=["ungraded"])
         n_adjudicated = len(s.exec(select(FinalLabel).where(FinalLabel.method == "adjudicated")).all())
     everything = _records(tmp_path / "all")
     adjudicated = _records(tmp_path / "adj")
@@ -79,6 +81,13 @@ def test_filters(study_db, tmp_path):
     assert open_ and all(r["final_label"] is None and r["annotations"] for r in open_)
     v3 = _records(tmp_path / "v3")
     assert v3 and {(r["model"]["name"], r["case"]["case_set"]) for r in v3} == {("DeepSeek-V3", "sandmann125")}
+    wrong = _records(tmp_path / "wrong")
+    assert wrong and all(r["grade"]["correct"] is False for r in wrong)
+    # The clinician's grade is the one that counts.
+    assert any(r["grade"]["method"] == "clinician" for r in wrong)
+    assert len(wrong) == sum(1 for r in everything if r["grade"] and r["grade"]["correct"] is False)
+    ungraded = _records(tmp_path / "ungraded")
+    assert ungraded and all(r["grade"] is None and r["case"]["case_set"] == "sandmann125" for r in ungraded)
     manifest = json.loads((tmp_path / "adj" / MANIFEST_FILE).read_text("utf-8"))
     assert manifest["filters"]["adjudication"] == ["adjudicated"]
     with session_scope(study_db) as s, pytest.raises(DxTraceError, match="no case set 'nope'"):
