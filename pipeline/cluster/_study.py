@@ -97,7 +97,9 @@ def cluster_study(
             f"run first: python -m pipeline embed --study ..."
         )
     if n_clusters is not None and not 1 <= n_clusters <= len(ids):
-        raise DxTraceError(f"--k must be between 1 and {len(ids)} (the embedded {field}s), got {n_clusters}")
+        raise DxTraceError(
+            f"the number of clusters must be between 1 and {len(ids)} (the embedded {field}s), got {n_clusters}"
+        )
     from pipeline.cluster._embed import study_texts
 
     n_missing = len(study_texts(session, study_id, field)) - len(ids)

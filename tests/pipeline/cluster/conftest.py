@@ -57,7 +57,7 @@ def embedded(embedded_template, tmp_path):
     """(engine, study id, response ids) of a fresh copy of the embedded study."""
     from db.engine import make_engine
 
-    path = tmp_path / "study.db"
+    path = tmp_path / "embedded.db"
     shutil.copy(embedded_template.path, path)
     engine = make_engine(f"sqlite:///{path}")
     yield engine, embedded_template.study_id, embedded_template.response_ids
