@@ -173,11 +173,11 @@ def import_responses_cmd(args: argparse.Namespace) -> int:
             session.add(study)
             session.flush()
         report = import_responses(session, study=study, path=path, mapping=mapping, case_set=args.case_set)
-    console.print(report.summary())
+    console.print(report.summary(), soft_wrap=True)
     if report.by_model:
         rows = [[name, n] for name, n in sorted(report.by_model.items())]
         print_table(None, ["Model", "Responses added"], rows)
     if report.diagnoses_found:
         found = ", ".join(f"{n} diagnoses: {c}" for n, c in sorted(report.diagnoses_found.items(), reverse=True))
-        console.print(f"parsed: {found}")
+        console.print(f"parsed: {found}", soft_wrap=True)
     return 0

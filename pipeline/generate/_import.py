@@ -159,13 +159,15 @@ def _rows(text: str, filename: str, problems: list[Problem]) -> list[tuple[int, 
     if filename.lower().endswith((".csv", ".tsv")):
         dialect = "excel-tab" if filename.lower().endswith(".tsv") else "excel"
         reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+        start = 2  # a record's first line (a quoted cell may span several lines)
         try:
             for row in reader:
+                lineno, start = start, reader.line_num + 1
                 if None in row:
-                    problems.append(Problem(filename, reader.line_num, None, "more cells than the header has"))
+                    problems.append(Problem(filename, lineno, None, "more cells than the header has"))
                     continue
                 if any((v or "").strip() for v in row.values()):
-                    out.append((reader.line_num, {k.strip(): v for k, v in row.items() if k is not None}))
+                    out.append((lineno, {k.strip(): v for k, v in row.items() if k is not None}))
         except csv.Error as exc:
             problems.append(Problem(filename, reader.line_num, None, f"broken CSV: {exc}"))
         return out
