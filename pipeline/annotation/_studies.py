@@ -24,12 +24,13 @@ def get_study(session: Session, ref: str | int) -> Study:
 
 
 def studies_for(session: Session, person: Annotator) -> list[Study]:
-    """Leads see every study; an annotator the studies with items assigned to them. Newest first."""
-    query = select(Study).order_by(col(Study.created_at).desc(), col(Study.id).desc())
-    if person.role != ROLE_LEAD:
-        assigned = select(Assignment.study_id).where(Assignment.annotator_id == person.id).distinct()
-        query = query.where(col(Study.id).in_(assigned))
-    return list(session.exec(query))
+    """The studies a person can open, newest first; for an annotator the studies with items
+    assigned to them come first (the others are open for grading)."""
+    studies = list(session.exec(select(Study).order_by(col(Study.created_at).desc(), col(Study.id).desc())))
+    if person.role == ROLE_LEAD:
+        return studies
+    assigned = set(session.exec(select(Assignment.study_id).where(Assignment.annotator_id == person.id).distinct()))
+    return sorted(studies, key=lambda s: s.id not in assigned)  # stable: newest first within each group
 
 
 def study_response_ids(session: Session, study_id: int, response_ids: list[int]) -> set[int]:

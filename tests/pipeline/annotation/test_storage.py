@@ -258,5 +258,15 @@ def test_studies_for_people(engine):
         s.flush()
         lead = s.get(Annotator, w.people["lead"])
         assert [st.name for st in studies_for(s, lead)] == ["second", "test-study"]
-        assert [st.name for st in studies_for(s, s.get(Annotator, w.people["ann1"]))] == ["test-study"]
-        assert studies_for(s, s.get(Annotator, w.people["ann3"])) == []
+        # an annotator's own study first, even when it is older
+        assert [st.name for st in studies_for(s, s.get(Annotator, w.people["ann1"]))] == ["test-study", "second"]
+        assert [st.name for st in studies_for(s, s.get(Annotator, w.people["ann3"]))] == ["second", "test-study"]
+
+
+def test_assign_defaults_to_the_incorrect_responses(engine):
+    w = build_world(engine, n_annotators=2)
+    with session_scope(engine) as s:
+        report = assign(s, w.study_id, annotator_ids=[w.people["ann1"], w.people["ann2"]], per_item=1)
+        assigned = {a.response_id for a in s.exec(select(Assignment))}
+    assert report.n_items == 74 and assigned == set(w.incorrect)
+    assert report.load == {"ann1": 37, "ann2": 37}
