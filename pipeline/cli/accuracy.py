@@ -1,0 +1,170 @@
+"""Subcommands: grade, accuracy."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from db.engine import session_scope
+from pipeline.accuracy import (
+    CI_METHODS,
+    CORRECTIONS,
+    DIFFERENCE_METHODS,
+    FORMATS,
+    MCNEMAR_METHODS,
+    PENDING_POLICIES,
+    AccuracyReport,
+    Thresholds,
+    accuracy_report,
+    get_study,
+    grade_study,
+    read_results_csv,
+    study_accuracy,
+)
+from pipeline.cli import command
+from pipeline.cli._common import console, open_db, print_table
+from pipeline.errors import DxTraceError
+
+
+def _grade_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--study", required=True, help="study name or id")
+    p.add_argument(
+        "-k", type=int, default=5, help="count a response correct if the gold is among its first k (default 5)"
+    )
+    p.add_argument("--model", action="append", default=[], help="only this model (repeatable)")
+    p.add_argument("--regrade", action="store_true", help="replace earlier automatic and pending grades")
+    p.add_argument("--no-embeddings", action="store_true", help="string tiers only (no MiniLM similarity)")
+    th = Thresholds()
+    p.add_argument("--fuzzy-confident", type=float, default=th.fuzzy_confident, metavar="S")
+    p.add_argument("--fuzzy-uncertain", type=float, default=th.fuzzy_uncertain, metavar="S")
+    p.add_argument("--embedding-confident", type=float, default=th.embedding_confident, metavar="S")
+    p.add_argument("--embedding-uncertain", type=float, default=th.embedding_uncertain, metavar="S")
+
+
+@command("grade", help="Grade responses: is the gold diagnosis among the first k? (uncertain ones wait for a clinician)", arguments=_grade_args, order=40)  # fmt: skip
+def grade_cmd(args: argparse.Namespace) -> int:
+    try:
+        thresholds = Thresholds(
+            args.fuzzy_confident, args.fuzzy_uncertain, args.embedding_confident, args.embedding_uncertain
+        )
+    except ValueError as exc:
+        raise DxTraceError(f"thresholds: {exc}") from None
+    engine = open_db(args)
+    with session_scope(engine) as session:
+        study = get_study(session, args.study)
+        summary = grade_study(
+            session,
+            study.id,
+            k=args.k,
+            thresholds=thresholds,
+            embeddings=not args.no_embeddings,
+            regrade=args.regrade,
+            models=args.model or None,
+        )
+        name = study.name
+    rows = [
+        [m, c["correct"], c["incorrect"], c["pending"], sum(c.values())] for m, c in sorted(summary.by_model.items())
+    ]
+    if rows:
+        print_table(f"grades written in study {name}", ["Model", "Correct", "Incorrect", "Pending", "Graded"], rows)
+    console.print(summary.summary())
+    if summary.pending:
+        console.print("pending grades are settled by a clinician in the annotation app (grading view)")
+    return 0
+
+
+def _pair(text: str) -> tuple[str, str]:
+    a, sep, b = text.partition(":")
+    if not sep or not a.strip() or not b.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected MODEL_A:MODEL_B")
+    return a.strip(), b.strip()
+
+
+def _accuracy_args(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--study", help="study name or id (its effective grades)")
+    src.add_argument("--csv", type=Path, help="a CSV of case,model,correct[,subgroup columns...] graded elsewhere")
+    p.add_argument("--pair", action="append", type=_pair, default=None, metavar="A:B",
+                   help="compare model A with model B (repeatable; default: the study's pairs, or the two models of a CSV)")  # fmt: skip
+    p.add_argument("--alpha", type=float, default=None, help="significance level (default: the study's, else 0.01)")
+    p.add_argument("--correction", choices=CORRECTIONS, default=None, help="adjust p-values across pairs")
+    p.add_argument("--test", choices=MCNEMAR_METHODS, default="exact", help="McNemar form (default exact)")
+    p.add_argument("--ci", choices=CI_METHODS, default="wilson", help="interval for accuracies (default wilson)")
+    p.add_argument("--conf-level", type=float, default=None, help="interval level (default 1 - alpha)")
+    p.add_argument("--difference", choices=DIFFERENCE_METHODS, default="newcombe", help="paired difference interval")
+    p.add_argument("--subgroup", action="append", default=None, metavar="ATTR",
+                   help="case attribute to split by (repeatable; default: incidence and specialty)")  # fmt: skip
+    p.add_argument("--no-subgroups", action="store_true", help="overall table only")
+    p.add_argument("--pending", choices=PENDING_POLICIES, default="exclude", help="how to count pending grades")
+    p.add_argument("--model", action="append", default=None, help="only this model (repeatable)")
+    p.add_argument("--repeat", type=int, default=0, help="which repeat of the study to analyse (default 0)")
+    p.add_argument("--out", type=Path, default=None, help="folder for accuracy_pairs.csv, accuracy_models.csv, .json, .md, forest plot")  # fmt: skip
+    p.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated, from {','.join(FORMATS)}")
+
+
+@command("accuracy", help="The study table: accuracy with CIs, McNemar per pair, overall and per subgroup.", arguments=_accuracy_args, order=41)  # fmt: skip
+def accuracy_cmd(args: argparse.Namespace) -> int:
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise DxTraceError(f"--formats: unknown {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    if args.alpha is not None and not 0 < args.alpha < 1:
+        raise DxTraceError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    subgroups = [] if args.no_subgroups else (args.subgroup or ["incidence", "specialty"])
+    options = dict(
+        alpha=args.alpha,
+        correction=args.correction,
+        test=args.test,
+        ci_method=args.ci,
+        conf_level=args.conf_level,
+        difference=args.difference,
+        pending=args.pending,
+    )
+    if args.csv:
+        report = _csv_report(args, subgroups, options)
+    else:
+        engine = open_db(args)
+        with session_scope(engine) as session:
+            report = study_accuracy(
+                session,
+                args.study,
+                subgroups=subgroups,
+                pairs=args.pair,
+                models=args.model,
+                repeat=args.repeat,
+                **options,
+            )
+    _print(report)
+    if args.out:
+        for path in report.write(args.out, formats):
+            console.print(f"wrote {path}")
+    return 0
+
+
+def _csv_report(args: argparse.Namespace, subgroups: list[str], options: dict) -> AccuracyReport:
+    frame = read_results_csv(args.csv)
+    if args.model:
+        frame = frame[frame["model"].isin(args.model)]
+    if args.subgroup is None and not args.no_subgroups:
+        # The defaults only where the CSV has them: a CSV without incidence is still analysable.
+        subgroups = [s for s in subgroups if s in frame.columns]
+    missing = [s for s in subgroups if s not in frame.columns]
+    if missing:
+        cols = sorted(set(frame.columns) - {"case", "model", "correct"})
+        raise DxTraceError(
+            f"{args.csv}: no column {', '.join(missing)} to group by (subgroup columns: {', '.join(cols) or 'none'})"
+        )
+    models = list(dict.fromkeys(frame["model"]))
+    pairs = args.pair if args.pair is not None else ([(models[0], models[1])] if len(models) == 2 else [])
+    return accuracy_report(frame, pairs, subgroups=subgroups, source=str(args.csv), **options)
+
+
+def _print(report: AccuracyReport) -> None:
+    console.print(report.describe())
+    if report.pairs:
+        cols, rows = report.pair_table_rows()
+        print_table("Paired comparisons (McNemar)", cols, rows)
+    cols, rows = report.model_table_rows()
+    print_table("Accuracy per model", cols, rows)
+    for note in report.notes:
+        console.print(f"note: {note}")
