@@ -27,6 +27,13 @@ def _as_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _part_text(value: Any) -> str:
+    """Text of a content part; Mistral nests thinking as a list of text chunks."""
+    if isinstance(value, list):
+        return "".join(_part_text(v.get("text", "") if isinstance(v, dict) else v) for v in value)
+    return value if isinstance(value, str) else ""
+
+
 def parse_chat_reply(data: Any) -> Completion:
     """A Completion from a chat-completions JSON body; BackendError naming what is malformed."""
     if not isinstance(data, dict):
@@ -50,7 +57,7 @@ def parse_chat_reply(data: Any) -> Completion:
         for part in content:
             if not isinstance(part, dict):
                 continue
-            value = part.get("text") or part.get("thinking") or part.get("reasoning") or ""
+            value = _part_text(part.get("text") or part.get("thinking") or part.get("reasoning") or "")
             if part.get("type") in ("thinking", "reasoning"):
                 reasoning_parts.append(value)
                 source = "content[type=thinking]"
