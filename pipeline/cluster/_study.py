@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from db.models import Assignment, Case, ClusterAssignment, Clustering, Grade, Model, Response
+from db.models import Assignment, Case, ClusterAssignment, Clustering, Model, Response
 from pipeline.cluster._algorithms import (
     NOISE,
     class_tfidf_keywords,
@@ -36,19 +36,17 @@ DUPLICATE_THRESHOLD = 0.95  # cosine; distinct cases' traces stay below ~0.75 on
 _IN_CHUNK = 500
 
 
-def _correctness(session: Session, ids: list[int]) -> dict[int, bool | None]:
-    """Each response's effective grade: a clinician's grade wins, else the newest automatic one."""
-    grades: dict[int, tuple[int, int, bool | None]] = {}
-    for i in range(0, len(ids), _IN_CHUNK):
-        for rid, gid, status, correct in session.exec(
-            select(Grade.response_id, Grade.id, Grade.status, Grade.correct).where(
-                Grade.response_id.in_(ids[i : i + _IN_CHUNK])
-            )
-        ):
-            rank = (1 if status == "clinician" else 0, gid)
-            if rid not in grades or rank > grades[rid][:2]:
-                grades[rid] = (*rank, correct)
-    return {rid: g[2] for rid, g in grades.items()}
+def _correctness(session: Session, study_id: int) -> dict[int, bool | None]:
+    """Each response's effective grade (a clinician's grade wins), as pipeline.accuracy defines it."""
+    import pandas as pd
+
+    from pipeline.accuracy import effective_grades
+
+    grades = effective_grades(session, study_id)
+    return {
+        int(rid): (None if pd.isna(ok) else bool(ok))
+        for rid, ok in zip(grades["response_id"], grades["correct"], strict=True)
+    }
 
 
 def _meta(session: Session, ids: list[int]) -> dict[int, dict]:
@@ -112,7 +110,7 @@ def cluster_study(
     dist, typical = typical_members(X, labels, n_typical)
     keywords = class_tfidf_keywords([texts[int(r)] for r in ids], labels, n_keywords)
     dup = near_duplicates(X, duplicate_threshold)
-    correct = _correctness(session, ids.tolist())
+    correct = _correctness(session, study_id)
     human = human_labels(session, study_id)
     evaluation = evaluate(X, labels, [human.get(int(r)) for r in ids])
 
@@ -215,7 +213,7 @@ def cluster_overview(session: Session, clustering_id: int, *, snippet_chars: int
     rows = session.exec(select(ClusterAssignment).where(ClusterAssignment.clustering_id == clustering_id)).all()
     ids = [a.response_id for a in rows]
     meta = _meta(session, ids)
-    correct = _correctness(session, ids)
+    correct = _correctness(session, clustering.study_id)
     human = human_labels(session, clustering.study_id)
     column = Response.trace if clustering.field == "trace" else Response.answer
     texts: dict[int, str] = {}
@@ -287,7 +285,7 @@ def similar_responses(
     top = [int(i) for i in np.argsort(-sims, kind="stable")[:n] if np.isfinite(sims[i])]
     chosen = [int(ids[i]) for i in top]
     meta = _meta(session, [response_id, *chosen])
-    correct = _correctness(session, chosen)
+    correct = _correctness(session, study_id)
     human = human_labels(session, study_id)
     latest = latest_clustering(session, study_id, field=field)
     cluster_of: dict[int, int] = {}
