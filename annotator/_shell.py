@@ -88,7 +88,8 @@ def _page(v: View, ctx: ViewContext):
 
 def main(default_slug: str | None = None) -> None:
     """Run the app. default_slug picks the page shown first (tests use it; people use the sidebar)."""
-    st.set_page_config(page_title="DxTrace annotation", page_icon=":material/stethoscope:", layout="wide")
+    # No page_icon: Streamlit fetches a material-symbol favicon from the internet, and nothing may leave the machine.
+    st.set_page_config(page_title="DxTrace annotation", layout="wide")
     engine = _ui.engine()
     person = _current_person(engine)
     if person is None:
@@ -120,7 +121,8 @@ def main(default_slug: str | None = None) -> None:
     for v in views:
         section = "Study lead" if v.roles == ROLES_LEAD else "Labelling"
         sections.setdefault(section, []).append(
-            st.Page(_page(v, ctx), title=v.title, url_path=v.slug, icon=v.icon, default=v.slug == slug)
+            # No icons: the current page's icon becomes the favicon, which Streamlit fetches from the internet.
+            st.Page(_page(v, ctx), title=v.title, url_path=v.slug, default=v.slug == slug)
         )
     if not sections:
         st.info("No pages are available to this account.")

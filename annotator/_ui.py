@@ -90,7 +90,8 @@ if (!win.__dxShortcuts) {
     e.preventDefault();
     const input = box.querySelector('input[type="text"], textarea');
     if (input) { input.focus(); return; }
-    const el = box.querySelector('button') || box.querySelector('label') || box.querySelector('input');
+    // A checkbox takes a click on its input (its label ignores synthetic clicks; its help icon is a button).
+    const el = box.querySelector('input[type="checkbox"], input[type="radio"]') || box.querySelector('button');
     if (!el) return;
     // Let a text field being edited hand its value to Streamlit before the button runs.
     if (typing(doc.activeElement)) doc.activeElement.blur();

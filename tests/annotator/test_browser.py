@@ -1,0 +1,151 @@
+"""The app in a real browser: Debian's chromium driven by playwright against `streamlit run`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from db.engine import make_engine, session_scope
+from db.migrate import upgrade
+from db.models import Annotation, Annotator, Response
+from tests.annotator.conftest import assigned_world, first_item
+from tests.conftest import REPO
+from tests.pipeline.annotation.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]  # fmt: skip
+HOSTILE = [
+    "<script>window.__pwned = 1; document.title = 'pwned'</script> The patient is stable.",
+    '<img src="x" onerror="window.__pwned = 2; document.title = \'pwned\'"> Consider anaemia.',
+    "![tracker](http://198.51.100.7/pixel.png) and [click](javascript:window.__pwned=3) then **bold** claims.",
+]
+SHOTS = REPO / "docs" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A study database with a hostile first item, and `streamlit run annotator/app.py` serving it."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run ./run test (it installs the Debian package)")
+    root = tmp_path_factory.mktemp("browser")
+    url = f"sqlite:///{root / 'study.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    world = assigned_world(engine)
+    rid = first_item(engine, world)
+    with session_scope(engine) as s:
+        response = s.get(Response, rid)
+        response.trace = "\n\n".join([*HOSTILE, response.trace])
+        response.answer = "<script>window.__pwned = 4</script>"
+        s.add(response)
+    port = _free_port()
+    env = {**os.environ, "DXTRACE_DB": url}
+    log = open(root / "streamlit.log", "w")  # noqa: SIM115 (closed at teardown)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "annotator/app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"streamlit did not start: {(root / 'streamlit.log').read_text()}")
+    yield {"base": base, "engine": engine, "world": world, "rid": rid}
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _sign_in(page, base: str, username: str) -> None:
+    page.goto(base)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.get_by_text("Reasoning trace ·").wait_for(timeout=60_000)
+
+
+def test_label_with_the_keyboard_save_reload_and_find_it(served, browser):
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    requests: list[str] = []
+    dialogs: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _sign_in(page, served["base"], "ann1")
+    page.get_by_text("Item 1 of 74 · to do").wait_for()
+
+    # the hostile trace is on the page as text, and nothing of it ran or loaded
+    for step in HOSTILE:
+        page.get_by_text(step, exact=True).first.wait_for()
+    assert page.evaluate("window.__pwned") is None
+    assert page.title() != "pwned" and dialogs == []
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.locator('a[href^="javascript:"]').count() == 0
+    assert not any("198.51.100.7" in u for u in requests)
+    assert [u for u in requests if not u.startswith((served["base"], "data:", "blob:"))] == []  # nothing leaves
+
+    # label with the keyboard: 1 and 3 tick two modes, Ctrl+Enter saves and opens the next item
+    page.get_by_text("Item 1 of 74").click()  # focus on the page, not in a field
+    page.keyboard.press("1")
+    page.locator(".st-key-lbl_ev_reasoning_drift").wait_for()
+    page.keyboard.press("3")
+    page.locator(".st-key-lbl_ev_priority_inversion").wait_for()
+    page.get_by_label("Rationale").fill("Drifted to the anaemia; ranked PE low.")
+    page.keyboard.press("Control+Enter")  # works while the cursor is still in the rationale
+    page.get_by_text("Item 2 of 74 · to do").wait_for(timeout=30_000)
+    page.get_by_text("1 of 74 done").first.wait_for()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    with session_scope(served["engine"]) as s:
+        me = s.exec(select(Annotator).where(Annotator.username == "ann1")).one()
+        [ann] = s.exec(select(Annotation).where(Annotation.annotator_id == me.id)).all()
+    assert ann.response_id == served["rid"]
+    assert ann.error_modes == ["reasoning_drift", "priority_inversion"]
+    assert ann.rationale == "Drifted to the anaemia; ranked PE low."
+
+    # reload: a new session asks for the sign-in again, and the saved label is there
+    page.reload()
+    _sign_in(page, served["base"], "ann1")
+    page.get_by_text("Item 2 of 74 · to do").wait_for()
+    page.locator(".st-key-queue_pick").click()
+    page.get_by_role("option", name="Item 1  ✓ done").click()
+    page.get_by_text("Item 1 of 74 · labelled").wait_for(timeout=30_000)
+    assert page.locator(".st-key-lbl_mode_reasoning_drift input").is_checked()
+    assert page.locator(".st-key-lbl_mode_priority_inversion input").is_checked()
+    assert not page.locator(".st-key-lbl_mode_red_flag_failure input").is_checked()
+    assert page.evaluate("window.__pwned") is None
+    page.close()
