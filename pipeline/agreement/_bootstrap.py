@@ -39,6 +39,13 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
+def _take(w: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The weight columns of idx; no copy when idx is every item (the common case)."""
+    if len(idx) == w.shape[1]:
+        return w
+    return w[:, idx]
+
+
 def _variation(nv: np.ndarray) -> np.ndarray:
     """True where at least two values are used."""
     return (nv > 0).sum(axis=1) >= 2
@@ -70,7 +77,7 @@ def alpha_fn(counts: np.ndarray, distance: np.ndarray | None = None, level: str 
     do_u = ((c @ d) * c).sum(axis=1) / (mp - 1)  # the diagonal of d is 0, so o_u · d needs no correction
 
     def fn(w: np.ndarray) -> np.ndarray:
-        wp = w[:, pair]
+        wp = _take(w, pair)
         do = wp @ do_u
         nv = wp @ c
         n = nv.sum(axis=1)
@@ -100,7 +107,7 @@ def _ordinal_alpha_fn(c: np.ndarray, mp: np.ndarray, pair: np.ndarray) -> BootFn
     hi = np.maximum.outer(np.arange(v), np.arange(v))
 
     def fn(w: np.ndarray) -> np.ndarray:
-        wp = w[:, pair]
+        wp = _take(w, pair)
         o = np.asarray((o_items.T @ wp.T).T).reshape(-1, v, v)
         nv = o.sum(axis=1)
         n = nv.sum(axis=1)
@@ -124,7 +131,7 @@ def fleiss_fn(counts: np.ndarray) -> BootFn:
     p_i = ((c * c).sum(axis=1) - m) / (m * (m - 1))
 
     def fn(w: np.ndarray) -> np.ndarray:
-        wp = w[:, pair]
+        wp = _take(w, pair)
         tot = wp.sum(axis=1)
         pbar = _safe_div(wp @ p_i, tot)
         p = _safe_div(wp @ c, (m * tot)[:, None])
@@ -148,7 +155,7 @@ def percent_fn(counts: np.ndarray) -> BootFn:
     pair, agree = _pair_agreement_terms(counts)
 
     def fn(w: np.ndarray) -> np.ndarray:
-        wp = w[:, pair]
+        wp = _take(w, pair)
         return _safe_div(wp @ agree, wp.sum(axis=1))
 
     return fn
@@ -161,9 +168,9 @@ def ac1_fn(counts: np.ndarray) -> BootFn:
     q = counts.shape[1]
 
     def fn(w: np.ndarray) -> np.ndarray:
-        wp = w[:, pair]
+        wp = _take(w, pair)
         pa = _safe_div(wp @ agree, wp.sum(axis=1))
-        wr = w[:, rated]
+        wr = _take(w, rated)
         pi = _safe_div(wr @ share, wr.sum(axis=1)[:, None])
         pe = (pi * (1 - pi)).sum(axis=1) / (q - 1)
         out = _safe_div(pa - pe, 1.0 - pe)
@@ -177,12 +184,14 @@ def cohen_fn(a: np.ndarray, b: np.ndarray, n_values: int) -> BootFn:
     """Cohen's kappa of two raters (value indices, NaN = missing) on the items both rated."""
     both = np.flatnonzero(~(np.isnan(a) | np.isnan(b)))
     cell = a[both].astype(int) * n_values + b[both].astype(int)
-    onehot = np.zeros((len(both), n_values * n_values))
-    onehot[np.arange(len(both)), cell] = 1.0
+    # Sparse: one non-zero per item, so a block costs resamples x items, not x values².
+    onehot = sparse.csr_matrix(
+        (np.ones(len(both)), (np.arange(len(both)), cell)), shape=(len(both), n_values * n_values)
+    )
     diag = np.arange(n_values) * (n_values + 1)
 
     def fn(w: np.ndarray) -> np.ndarray:
-        t = w[:, both] @ onehot
+        t = np.asarray((onehot.T @ _take(w, both).T).T)
         n = t.sum(axis=1)
         tab = t.reshape(-1, n_values, n_values)
         po = _safe_div(t[:, diag].sum(axis=1), n)
@@ -201,7 +210,7 @@ def pair_percent_fn(a: np.ndarray, b: np.ndarray) -> BootFn:
     same = (a[both] == b[both]).astype(np.float64)
 
     def fn(w: np.ndarray) -> np.ndarray:
-        wp = w[:, both]
+        wp = _take(w, both)
         return _safe_div(wp @ same, wp.sum(axis=1))
 
     return fn
