@@ -21,11 +21,13 @@ from pipeline.cluster._algorithms import (
 from pipeline.cluster._chunk import chunk_capacity, chunk_text, pool
 from pipeline.cluster._embed import DEFAULT_SPEC, embed_responses, embed_texts, load_vectors, text_hash
 from pipeline.cluster._evaluate import evaluate, human_labels, purity, vote
+from pipeline.cluster._figure import COLOUR_BY, cluster_map_figure
 from pipeline.cluster._study import (
     DUPLICATE_THRESHOLD,
     cluster_overview,
     cluster_study,
     delete_clustering,
+    embedding_status,
     evaluate_clustering,
     latest_clustering,
     list_clusterings,
@@ -49,6 +51,8 @@ from pipeline.cluster._types import (
 )
 
 __all__ = [
+    "COLOUR_BY",
+    "cluster_map_figure",
     "DEFAULT_SPEC",
     "DUPLICATE_THRESHOLD",
     "FIELDS",
@@ -70,6 +74,7 @@ __all__ = [
     "cluster_overview",
     "cluster_study",
     "delete_clustering",
+    "embedding_status",
     "embed_responses",
     "embed_texts",
     "evaluate",

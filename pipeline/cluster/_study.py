@@ -398,3 +398,12 @@ def delete_clustering(session: Session, clustering_id: int) -> None:
     _get_clustering(session, clustering_id)
     session.exec(delete(ClusterAssignment).where(ClusterAssignment.clustering_id == clustering_id))
     session.exec(delete(Clustering).where(Clustering.id == clustering_id))
+
+
+def embedding_status(session: Session, study_id: int, *, field: str = "trace") -> tuple[int, int]:
+    """(responses whose current text has a vector, responses with a text to embed)."""
+    get_study(session, study_id)
+    from pipeline.cluster._embed import study_texts
+
+    ids, _, _ = load_vectors(session, study_id, field=field, key=DEFAULT_SPEC.key)
+    return len(ids), len(study_texts(session, study_id, field))
