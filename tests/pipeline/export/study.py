@@ -11,8 +11,10 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from db.models import Assignment, Grade, Model, Response, Run, Study
+from pipeline.accuracy import grade_study
 from pipeline.agreement import adjudicate, disagreements, settle_final_labels
 from pipeline.annotation import AnnotationInput, assign, create_annotator, ensure_codebook, save_annotation, split_steps
+from pipeline.generate import parse_diagnoses
 from tests.factories import add_medrbench_r1, add_sandmann_outputs, make_study
 
 PASSWORD = "correct horse battery"
@@ -52,7 +54,11 @@ def build_labelled_study(session: Session, name: str = "labelled-study", *, n_r1
     study.codebook_version_id = ensure_codebook(session).id
     study.settings = {"k": 5, "template": "differential-v1"}
     r1 = add_medrbench_r1(session, study, limit=n_r1)
-    add_sandmann_outputs(session, study, models=["DeepSeek-R1", "DeepSeek-V3"])
+    answers = add_sandmann_outputs(session, study, models=["DeepSeek-R1", "DeepSeek-V3"])
+    for resp in answers:  # as the response import does: the answer parsed into ranked diagnoses
+        resp.diagnoses = parse_diagnoses(resp.answer)
+    session.flush()
+    grade_study(session, study.id, embeddings=False)
     models = {m.name: m for m in session.exec(select(Model).where(Model.study_id == study.id))}
     models["DeepSeek-R1"].paired_model_id = models["DeepSeek-V3"].id
     models["DeepSeek-R1"].params = {"temperature": 0.6, "top_p": 0.95}
@@ -87,6 +93,30 @@ def build_labelled_study(session: Session, name: str = "labelled-study", *, n_r1
             changed = _labels(i, 0, n_steps)
             changed = AnnotationInput(**{**changed.__dict__, "severity": "critical", "confidence": 5})
             save_annotation(session, study_id=study.id, response_id=resp.id, annotator_id=aid, labels=changed)
+
+    # Wrong final answers of the pair on the Sandmann cases (no traces): labelled alike by two annotators,
+    # so prevalence can be compared per pair, incidence and specialty.
+    graded = {
+        g.response_id: g for g in session.exec(select(Grade).where(Grade.response_id.in_([r.id for r in answers])))
+    }
+    wrong = {
+        m: [r for r in answers if r.model_id == models[m].id and graded.get(r.id) and graded[r.id].correct is False]
+        for m in models
+    }
+    extra = [r for m in ("DeepSeek-R1", "DeepSeek-V3") for r in wrong[m][:6]]
+    assign(
+        session, study.id, response_ids=[r.id for r in extra], annotator_ids=[people[0].id, people[1].id], per_item=2
+    )
+    for i, resp in enumerate(extra):
+        modes = [MODES[(i + (resp.model_id == models["DeepSeek-V3"].id)) % 3]]
+        for person in people[:2]:
+            save_annotation(
+                session,
+                study_id=study.id,
+                response_id=resp.id,
+                annotator_id=person.id,
+                labels=AnnotationInput(error_modes=modes, rationale="The answer misses the red flag."),
+            )
 
     # Final labels through the agreement code: unanimous and majority settle themselves; the lead
     # adjudicates some disagreements and leaves the rest open.

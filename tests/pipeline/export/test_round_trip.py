@@ -28,12 +28,13 @@ def test_export_import_export_gives_the_same_records(engine, fresh_engine, tmp_p
         study = build_labelled_study(s)
         first = export_study(s, study.id, tmp_path / "first", pseudonymise=pseudonymise)
         n = response_count(s, study.id)
+        n_final = len(s.exec(select(FinalLabel)).all())
     assert first.counts["responses"] == n > 60
-    assert first.counts["annotations"] >= 20 and first.counts["final_labels"] == 8
+    assert first.counts["annotations"] >= 20 and first.counts["final_labels"] == n_final > 8
 
     with session_scope(fresh_engine) as s:
         imported = import_export(s, tmp_path / "first")
-    assert imported.responses == n and imported.final_labels == 8
+    assert imported.responses == n and imported.final_labels == n_final
     with session_scope(fresh_engine) as s:
         export_study(s, "labelled-study", tmp_path / "second", pseudonymise=pseudonymise)
 
@@ -128,6 +129,7 @@ def test_tables_are_flat_and_count_error_modes(sqlite_engine, tmp_path):
         export_study(s, study.id, tmp_path / "t")
         n_ann = len(s.exec(select(Annotation)).all())
         n = response_count(s, study.id)
+        n_final = len(s.exec(select(FinalLabel)).all())
     tables = tmp_path / "t" / "tables"
     responses = pq.read_table(tables / "responses.parquet")
     assert responses.num_rows == n
@@ -144,4 +146,4 @@ def test_tables_are_flat_and_count_error_modes(sqlite_engine, tmp_path):
     csv = pacsv.read_csv(tables / "annotations.csv").to_pylist()
     assert json.loads(csv[0]["error_modes"]) == annotations[0]["error_modes"]
     finals = pq.read_table(tables / "final_labels.parquet").to_pylist()
-    assert len(finals) == 8 and {f["method"] for f in finals} >= {"unanimous", "adjudicated"}
+    assert len(finals) == n_final and {f["method"] for f in finals} >= {"unanimous", "adjudicated"}

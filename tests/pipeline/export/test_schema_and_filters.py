@@ -70,7 +70,9 @@ def test_filters(study_db, tmp_path):
             s, "labelled-study", tmp_path / "v3", formats=["jsonl"], models=["DeepSeek-V3"], case_sets=["sandmann125"]
         )
         export_study(s, "labelled-study", tmp_path / "wrong", formats=["jsonl"], correctness="incorrect")
-        export_study(s, "labelled-study", tmp_path / "ungraded", formats=["jsonl"], correctness=["ungraded"])
+        export_study(
+            s, "labelled-study", tmp_path / "rest", formats=["jsonl"], correctness=["correct", "uncertain", "ungraded"]
+        )
         n_adjudicated = len(s.exec(select(FinalLabel).where(FinalLabel.method == "adjudicated")).all())
     everything = _records(tmp_path / "all")
     adjudicated = _records(tmp_path / "adj")
@@ -86,8 +88,9 @@ def test_filters(study_db, tmp_path):
     # The clinician's grade is the one that counts.
     assert any(r["grade"]["method"] == "clinician" for r in wrong)
     assert len(wrong) == sum(1 for r in everything if r["grade"] and r["grade"]["correct"] is False)
-    ungraded = _records(tmp_path / "ungraded")
-    assert ungraded and all(r["grade"] is None and r["case"]["case_set"] == "sandmann125" for r in ungraded)
+    rest = _records(tmp_path / "rest")
+    assert len(rest) + len(wrong) == len(everything)
+    assert all(r["grade"] is None or r["grade"]["correct"] is not False for r in rest)
     manifest = json.loads((tmp_path / "adj" / MANIFEST_FILE).read_text("utf-8"))
     assert manifest["filters"]["adjudication"] == ["adjudicated"]
     with session_scope(study_db) as s, pytest.raises(DxTraceError, match="no case set 'nope'"):
