@@ -6,7 +6,6 @@ import csv
 import hashlib
 import io
 import json
-import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from db.models import Case, Grade, Model, Response, Run, Study
 from pipeline.cases import decode
 from pipeline.errors import InputError, Problem
 from pipeline.generate._record import cases_by_key, ensure_case_set, parse_output
+from pipeline.generate._toml import loads as toml_loads
 
 RESPONSES_DIR = Path(__file__).resolve().parents[2] / "data" / "responses"
 MAPPING_FILE = "mapping.toml"
@@ -64,10 +64,7 @@ class ResponseMapping:
 
 
 def parse_response_mapping(text: str, filename: str) -> ResponseMapping:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(Problem(filename, getattr(exc, "lineno", None), None, f"not valid TOML: {exc}")) from None
+    raw = toml_loads(text, filename)
     problems: list[Problem] = []
     meta = raw.get("responses", {})
     fields = raw.get("fields", {})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +14,7 @@ import jinja2
 from db.models import TASKS
 from pipeline.errors import InputError, Problem
 from pipeline.generate._backend import Message
+from pipeline.generate._toml import loads as toml_loads
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "data" / "prompts"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -58,10 +58,7 @@ def messages_text(messages: list[Message]) -> str:
 
 def parse_template(text: str, path: Path) -> PromptTemplate:
     filename = str(path)
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(Problem(filename, getattr(exc, "lineno", None), None, f"not valid TOML: {exc}")) from None
+    raw = toml_loads(text, filename)
     problems = []
     for key in ("name", "version", "task", "user"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():

@@ -103,6 +103,16 @@ class _Item:
     messages: list[dict[str, str]]
 
 
+def _matches(case: Case, where: dict[str, Any]) -> bool:
+    """A case passes the study's filter on its fields (specialty, incidence, task) or free attributes."""
+    for key, wanted in where.items():
+        value = getattr(case, key) if key in ("specialty", "incidence", "task") else (case.attributes or {}).get(key)
+        allowed = wanted if isinstance(wanted, list) else [wanted]
+        if value not in allowed:
+            return False
+    return True
+
+
 def select_cases(cases: list[Case], spec: StudySpec, limit: int | None = None) -> list[Case]:
     """The study's cases in a stable order: the listed ones, or a seeded sample, or all; then the first `limit`."""
     by_key = {c.case_key: c for c in cases}
@@ -114,7 +124,9 @@ def select_cases(cases: list[Case], spec: StudySpec, limit: int | None = None) -
             )
         chosen = [by_key[k] for k in spec.cases]
     else:
-        ordered = sorted(cases, key=lambda c: c.case_key)
+        ordered = sorted((c for c in cases if _matches(c, spec.where)), key=lambda c: c.case_key)
+        if not ordered:
+            raise DxTraceError(f"study {spec.name!r}: no case of {spec.case_set!r} matches where = {spec.where}")
         if spec.sample and spec.sample < len(ordered):
             picked = set(random.Random(spec.sample_seed).sample(range(len(ordered)), spec.sample))
             chosen = [c for i, c in enumerate(ordered) if i in picked]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from sqlmodel import Session, select
 from db.models import Model, Study
 from pipeline.errors import DxTraceError, InputError, Problem
 from pipeline.generate._backend import BackendConfig, Sampling, backend_names
+from pipeline.generate._toml import loads as toml_loads
 
 STUDIES_DIR = Path(__file__).resolve().parents[2] / "data" / "studies"
 _SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop")
@@ -30,7 +30,7 @@ _MODEL_KEYS = {
     "extra",
     *_SAMPLING_KEYS,
 }
-_STUDY_KEYS = {"name", "description", "case_set", "template", "repeats", "cases", "sample", "sample_seed", "k"}
+_STUDY_KEYS = {"name", "description", "case_set", "template", "repeats", "cases", "sample", "sample_seed", "k", "where"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,9 @@ class StudySpec:
     sample: int | None = None  # else a seeded random sample of this many cases
     sample_seed: int = 0
     k: int = 5
+    where: dict[str, Any] = field(
+        default_factory=dict
+    )  # case filter: {"cohort": "original_110", "incidence": ["Rare"]}
     imports: tuple[ImportSpec, ...] = ()
     path: str | None = None
 
@@ -129,10 +132,7 @@ def _num(raw: dict, key: str, where: str, problems: list[Problem], filename: str
 
 def parse_study(text: str, filename: str) -> StudySpec:
     """A StudySpec from TOML text, or an InputError naming every problem (file, field)."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(Problem(filename, getattr(exc, "lineno", None), None, f"not valid TOML: {exc}")) from None
+    raw = toml_loads(text, filename)
     problems: list[Problem] = []
     study = raw.get("study")
     if not isinstance(study, dict):
@@ -144,7 +144,8 @@ def parse_study(text: str, filename: str) -> StudySpec:
     for key in ("name", "case_set", "template"):
         if not isinstance(study.get(key), str) or not study[key].strip():
             problems.append(Problem(filename, None, f"study.{key}", "missing or empty"))
-    repeats = _num(study, "repeats", "study", problems, filename, integer=True) or 1
+    repeats = _num(study, "repeats", "study", problems, filename, integer=True)
+    repeats = 1 if repeats is None else repeats
     if repeats < 1:
         problems.append(Problem(filename, None, "study.repeats", "must be at least 1"))
     sample = _num(study, "sample", "study", problems, filename, integer=True)
@@ -156,6 +157,10 @@ def parse_study(text: str, filename: str) -> StudySpec:
         cases = None
     if cases and sample:
         problems.append(Problem(filename, None, "study.sample", "give either cases or sample, not both"))
+    case_filter = study.get("where", {})
+    if not isinstance(case_filter, dict) or not all(isinstance(v, str | list) for v in case_filter.values()):
+        problems.append(Problem(filename, None, "study.where", 'must be a table of field = "value" or ["values"]'))
+        case_filter = {}
     defaults = raw.get("defaults", {})
     if not isinstance(defaults, dict):
         problems.append(Problem(filename, None, "defaults", "must be a table"))
@@ -270,6 +275,7 @@ def parse_study(text: str, filename: str) -> StudySpec:
         sample=sample,
         sample_seed=int(study.get("sample_seed", 0)),
         k=int(study.get("k", 5)),
+        where=dict(case_filter),
         models=tuple(models),
         imports=tuple(imports),
         path=filename,
