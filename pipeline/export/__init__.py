@@ -12,7 +12,7 @@ is also a backup.
 
 from __future__ import annotations
 
-from pipeline.export._collect import CollectedExport, collect_export, find_study
+from pipeline.export._collect import CollectedExport, collect_export, export_choices, find_study
 from pipeline.export._filters import ADJUDICATION, CORRECTNESS, ExportFilters
 from pipeline.export._format import (
     FORMAT,
@@ -49,6 +49,7 @@ __all__ = [
     "build_tables",
     "collect_export",
     "export_archive",
+    "export_choices",
     "export_study",
     "find_study",
     "import_export",

@@ -408,3 +408,13 @@ def collect_export(
         },
     }
     return CollectedExport(manifest=manifest, records=records)
+
+
+def export_choices(session: Session, study_id: int | str) -> tuple[list[str], list[str]]:
+    """The study's model names and case-set names, for the filters of an export form."""
+    study = find_study(session, study_id)
+    models = sorted(session.exec(select(Model.name).where(Model.study_id == study.id)).all())
+    sets = session.exec(
+        select(CaseSet.name).join(Run, Run.case_set_id == CaseSet.id).where(Run.study_id == study.id).distinct()
+    ).all()
+    return models, sorted(sets)
