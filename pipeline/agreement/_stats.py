@@ -17,7 +17,6 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa as _sm_fleiss_kappa
 
 Result = tuple[float | None, str | None]
-_EPS = 1e-12
 
 
 def masi_distance(a: frozenset | set, b: frozenset | set) -> float:
