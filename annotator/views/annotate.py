@@ -144,7 +144,8 @@ def _case_panel(item: Item) -> None:
     if item.model_name:
         facts.append(f"model {item.model_name}")
     st.caption(" · ".join(facts))
-    _ui.show_text(item.vignette)
+    with st.container(height=280 if len(item.vignette) > 900 else "content", key="vignette"):
+        _ui.show_text(item.vignette)
     st.markdown("**Gold diagnosis**")
     _ui.show_text(item.gold_diagnosis)
     st.markdown("**Final answer: diagnoses as parsed**")

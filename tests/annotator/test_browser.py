@@ -118,7 +118,17 @@ def test_label_with_the_keyboard_save_reload_and_find_it(served, browser):
     assert not any("198.51.100.7" in u for u in requests)
     assert [u for u in requests if not u.startswith((served["base"], "data:", "blob:"))] == []  # nothing leaves
 
+    # search inside the trace: only the matching steps are drawn
+    search = page.get_by_label("Search in the trace")
+    search.fill("anaemia")
+    search.press("Enter")
+    page.get_by_text("steps match:").or_(page.get_by_text("step match:")).first.wait_for(timeout=30_000)
+    search.fill("")
+    search.press("Enter")
+    page.get_by_text("steps match:").or_(page.get_by_text("step match:")).first.wait_for(state="detached")
+
     # label with the keyboard: 1 and 3 tick two modes, Ctrl+Enter saves and opens the next item
+    page.wait_for_function("window.__dxShortcuts === true")  # the shortcut script is in place
     page.get_by_text("Item 1 of 74").click()  # focus on the page, not in a field
     page.keyboard.press("1")
     page.locator(".st-key-lbl_ev_reasoning_drift").wait_for()

@@ -1,0 +1,132 @@
+"""Screenshots of the main views for docs/screenshots/ (a real browser on a study of real traces).
+
+.venv/bin/python -m tests.annotator.screenshots
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from db.engine import make_engine, session_scope
+from db.migrate import upgrade
+from db.models import Grade
+from pipeline.annotation import AnnotationInput, annotator_queue, save_annotation
+from tests.annotator.conftest import assigned_world
+from tests.annotator.test_browser import ARGS, CHROMIUM, SHOTS, _free_port
+from tests.conftest import REPO
+from tests.factories import add_sandmann_outputs
+from tests.pipeline.annotation.conftest import PASSWORD
+
+
+def _data(url: str) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    w = assigned_world(engine)
+    with session_scope(engine) as s:
+        from db.models import Study
+
+        study = s.get(Study, w.study_id)
+        for r in add_sandmann_outputs(s, study, models=["DeepSeek-R1"])[:3]:
+            r.diagnoses = ["Viral pharyngitis", "Acute HIV infection", "Infectious mononucleosis"]
+            s.add(r)
+            details = {"diagnoses": r.diagnoses, "candidates": [{"rank": 2, "method": "fuzzy", "score": 0.71}]}
+            s.add(
+                Grade(response_id=r.id, correct=None, method="fuzzy", status="pending", grader="auto", details=details)
+            )
+        for who, n in (("ann2", 9), ("ann1", 0)):
+            for q in annotator_queue(s, w.study_id, w.people[who])[:n]:
+                labels = AnnotationInput(["reasoning_drift"], evidence={"reasoning_drift": [2]}, confidence=4)
+                save_annotation(
+                    s, study_id=w.study_id, response_id=q.response_id, annotator_id=w.people[who], labels=labels
+                )
+    engine.dispose()
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    root = Path(tempfile.mkdtemp(prefix="dxtrace-shots-"))
+    url = f"sqlite:///{root / 'study.db'}"
+    _data(url)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "annotator/app.py", "--server.port", str(port)],
+        cwd=REPO, env={**os.environ, "DXTRACE_DB": url}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+
+            def settle() -> None:
+                time.sleep(1.5)
+
+            def sign_in(user: str) -> None:
+                page.goto(base)
+                page.get_by_label("Username").wait_for(timeout=60_000)
+                settle()
+                if user == "ann1":
+                    page.screenshot(path=SHOTS / "sign-in.png")
+                page.get_by_label("Username").fill(user)
+                page.get_by_label("Password", exact=True).fill(PASSWORD)
+                page.keyboard.press("Enter")
+                page.get_by_text("Sign out").wait_for(timeout=60_000)
+                settle()
+
+            sign_in("ann1")
+            page.wait_for_function("window.__dxShortcuts === true")
+            page.get_by_text("Item 1 of 74").click()
+            page.keyboard.press("2")
+            page.locator(".st-key-lbl_ev_red_flag_failure").wait_for()
+            page.keyboard.press("3")
+            page.locator(".st-key-lbl_ev_priority_inversion").wait_for()
+            page.get_by_label("Rationale").fill("Dismisses the hypercalcaemia; ranks the adenoma below benign causes.")
+            page.get_by_label("Search in the trace").fill("cortisol")
+            page.keyboard.press("Enter")
+            settle()
+            page.set_viewport_size({"width": 1500, "height": 1900})
+            page.get_by_text("Item 1 of 74").click()
+            settle()
+            page.screenshot(path=SHOTS / "annotate.png")
+            page.set_viewport_size({"width": 1500, "height": 1100})
+            page.get_by_role("link", name="Grading").click()
+            page.get_by_text("Grading of uncertain matches").wait_for()
+            settle()
+            page.screenshot(path=SHOTS / "grading.png")
+            page.get_by_role("link", name="Codebook").click()
+            page.get_by_text("Codebook · version 1").wait_for()
+            settle()
+            page.screenshot(path=SHOTS / "codebook.png", full_page=True)
+            sign_in("lead")
+            for name, title, shot in (
+                ("Study overview", "Study overview ·", "overview.png"),
+                ("Assignment", "Assignment", "assignment.png"),
+                ("Study settings", "Study settings", "settings.png"),
+            ):
+                page.get_by_role("link", name=name).click()
+                page.get_by_role("heading", name=title).first.wait_for()
+                settle()
+                page.screenshot(path=SHOTS / shot)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print("\n".join(str(p.relative_to(REPO)) for p in sorted(SHOTS.glob("*.png"))))
+
+
+if __name__ == "__main__":
+    main()
