@@ -80,16 +80,29 @@ def progress(session: Session, study_id: int, annotator_id: int) -> Progress:
 
 def next_response_id(session: Session, study_id: int, annotator_id: int, *, after: int | None = None) -> int | None:
     """The next item to label: the first pending one after `after` in queue order (wrapping round),
-    then the skipped ones; None when everything is labelled."""
-    queue = annotator_queue(session, study_id, annotator_id)
-    start = 0
+    then the skipped ones; None when everything is labelled. Indexed look-ups, not the whole queue."""
+    mine = select(Assignment.response_id).where(
+        Assignment.study_id == study_id, Assignment.annotator_id == annotator_id
+    )
+    position = None
     if after is not None:
-        start = next((i + 1 for i, q in enumerate(queue) if q.response_id == after), 0)
-    ordered = queue[start:] + queue[:start]
+        position = session.exec(
+            select(Assignment.position).where(
+                Assignment.study_id == study_id,
+                Assignment.annotator_id == annotator_id,
+                Assignment.response_id == after,
+            )
+        ).first()
+        mine = mine.where(Assignment.response_id != after)
     for wanted in (STATUS_PENDING, STATUS_SKIPPED):
-        for q in ordered:
-            if q.status == wanted and q.response_id != after:
-                return q.response_id
+        query = mine.where(Assignment.status == wanted).order_by(Assignment.position, Assignment.id).limit(1)
+        if position is not None:
+            found = session.exec(query.where(Assignment.position > position)).first()
+            if found is not None:
+                return found
+        found = session.exec(query).first()
+        if found is not None:
+            return found
     return None
 
 
