@@ -93,9 +93,24 @@ if (!win.__dxShortcuts) {
     // A checkbox takes a click on its input (its label ignores synthetic clicks; its help icon is a button).
     const el = box.querySelector('input[type="checkbox"], input[type="radio"]') || box.querySelector('button');
     if (!el) return;
-    // Let a text field being edited hand its value to Streamlit before the button runs.
+    // Let a text field being edited hand its value to Streamlit, and let a rerun still drawing the page
+    // finish (no DOM change for 150 ms, at most 3 s), so the click lands on the live widget.
     if (typing(doc.activeElement)) doc.activeElement.blur();
-    setTimeout(() => el.click(), 60);
+    let last = Date.now();
+    const started = last;
+    const watch = new MutationObserver(() => { last = Date.now(); });
+    watch.observe(doc.body, {subtree: true, childList: true, attributes: true});
+    const tryClick = () => {
+      if (Date.now() - last >= 150 || Date.now() - started > 3000) {
+        watch.disconnect();
+        const live = doc.querySelector('.st-key-' + target);
+        const now = live && (live.querySelector('input[type="checkbox"], input[type="radio"]') || live.querySelector('button'));
+        (now || el).click();
+      } else {
+        setTimeout(tryClick, 50);
+      }
+    };
+    setTimeout(tryClick, 60);
   }, true);
 }
 </script>"""
