@@ -10,8 +10,9 @@ import numpy as np
 from pipeline.cluster._types import MAP_METHODS, METHODS
 
 NOISE = -1
-# Above this many points t-SNE takes minutes on a laptop; PCA keeps the map instant.
-TSNE_MAX_POINTS = 12_000
+# Above this many points sklearn's t-SNE takes minutes on two cores (4 min for 10,000, see docs/benchmarks.md);
+# "auto" then draws the PCA map, which is instant, and `--map tsne` still asks for t-SNE.
+TSNE_MAX_POINTS = 3000
 SILHOUETTE_SAMPLE = 3000
 
 # Filler of reasoning traces ("Okay, let's see... wait, maybe") that would otherwise top every cluster's keywords.
@@ -52,7 +53,9 @@ def silhouette(X: np.ndarray, labels: np.ndarray, seed: int = 0) -> float | None
 def _kmeans(X: np.ndarray, k: int, seed: int) -> np.ndarray:
     from sklearn.cluster import KMeans
 
-    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(X)
+    # Several restarts guard small studies against a poor start; on thousands of traces one
+    # k-means++ start is stable enough and choosing k (11 fits) stays well under a minute.
+    return KMeans(n_clusters=k, n_init=4 if len(X) <= 2000 else 1, random_state=seed).fit_predict(X)
 
 
 def fit_clusters(
