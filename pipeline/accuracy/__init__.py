@@ -49,7 +49,7 @@ from pipeline.accuracy._stats import (
     paired_difference,
     proportion_ci,
 )
-from pipeline.accuracy._study import study_accuracy, study_pairs
+from pipeline.accuracy._study import study_accuracy, study_accuracy_by_case_set, study_case_sets, study_pairs
 from pipeline.accuracy._synonyms import case_synonyms, curated_synonyms
 
 __all__ = [
@@ -98,5 +98,7 @@ __all__ = [
     "read_results_csv",
     "record_clinician_grade",
     "study_accuracy",
+    "study_accuracy_by_case_set",
+    "study_case_sets",
     "study_pairs",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -14,8 +15,10 @@ from db.engine import get_engine, redact
 from db.migrate import upgrade
 from pipeline.errors import DxTraceError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Piped output (a log, CI) would otherwise wrap every table at 80 columns.
+_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(highlight=False, width=_WIDTH)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
 def open_db(args: argparse.Namespace) -> Engine:

@@ -20,6 +20,8 @@ from pipeline.accuracy import (
     grade_study,
     read_results_csv,
     study_accuracy,
+    study_accuracy_by_case_set,
+    study_case_sets,
 )
 from pipeline.cli import command
 from pipeline.cli._common import console, open_db, print_table
@@ -98,6 +100,7 @@ def _accuracy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pending", choices=PENDING_POLICIES, default="exclude", help="how to count pending grades")
     p.add_argument("--model", action="append", default=None, help="only this model (repeatable)")
     p.add_argument("--repeat", type=int, default=0, help="which repeat of the study to analyse (default 0)")
+    p.add_argument("--case-set", help="only this case set (default: one table per case set of the study)")
     p.add_argument("--out", type=Path, default=None, help="folder for accuracy_pairs.csv, accuracy_models.csv, .json, .md, forest plot")  # fmt: skip
     p.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated, from {','.join(FORMATS)}")
 
@@ -121,23 +124,27 @@ def accuracy_cmd(args: argparse.Namespace) -> int:
         pending=args.pending,
     )
     if args.csv:
-        report = _csv_report(args, subgroups, options)
+        reports = {"": _csv_report(args, subgroups, options)}
     else:
         engine = open_db(args)
+        study_options = dict(subgroups=subgroups, pairs=args.pair, models=args.model, repeat=args.repeat, **options)
         with session_scope(engine) as session:
-            report = study_accuracy(
-                session,
-                args.study,
-                subgroups=subgroups,
-                pairs=args.pair,
-                models=args.model,
-                repeat=args.repeat,
-                **options,
-            )
-    _print(report)
-    if args.out:
-        for path in report.write(args.out, formats):
-            console.print(f"wrote {path}")
+            if args.case_set:
+                reports = {args.case_set: study_accuracy(session, args.study, case_set=args.case_set, **study_options)}
+            else:
+                # A model's accuracy over two case sets would mix two difficulties: one table per case set.
+                sets = study_case_sets(session, args.study)
+                if len(sets) <= 1:
+                    reports = {"": study_accuracy(session, args.study, **study_options)}
+                else:
+                    reports = study_accuracy_by_case_set(session, args.study, **study_options)
+    for case_set, report in reports.items():
+        if case_set:
+            console.rule(f"case set {case_set}")
+        _print(report)
+        if args.out:
+            for path in report.write(args.out, formats, stem=f"accuracy_{case_set}" if case_set else "accuracy"):
+                console.print(f"wrote {path}")
     return 0
 
 

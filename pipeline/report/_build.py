@@ -242,41 +242,61 @@ def _design(data: _Study) -> Section:
 
 # -------------------------------------------------------------------------------------------- accuracy
 def _accuracy(data: _Study) -> Section:
-    from pipeline.accuracy import forest_plot, study_accuracy
+    from pipeline.accuracy import forest_plot, study_accuracy, study_case_sets
 
     title = "Diagnostic accuracy"
-    pair_problem = None
-    try:
-        report = study_accuracy(data.session, data.study.id)
-    except DxTraceError as exc:
-        # A pair that cannot be compared (e.g. its base model is not graded yet) should not hide the
-        # accuracy of the models that are.
-        try:
-            report = study_accuracy(data.session, data.study.id, pairs=())
-            pair_problem = str(exc)
-        except DxTraceError:
-            return Section.missing(
-                "accuracy", title, str(exc), how=f"python -m pipeline grade --study {data.study.name}"
-            )
+    case_sets = study_case_sets(data.session, data.study.id)
     s = Section("accuracy", title)
-    if pair_problem:
-        s.add(Paragraph(f"Paired comparisons not available yet: {pair_problem}", "note"))
-    s.add(Paragraph(report.describe()))
-    if report.pairs:
-        cols, rows = report.pair_table_rows()
-        s.add(Table(cols, rows, caption="Paired comparisons (McNemar), overall and per incidence and specialty"))
-    else:
-        s.add(
-            Paragraph(
-                "No paired comparison: the study has no configured pairs with responses on the same cases.", "note"
+    shown = 0
+    problems = []
+    for case_set in case_sets:
+        # One table per case set: a model's accuracy over two different case sets mixes two difficulties.
+        pair_problem = None
+        try:
+            report = study_accuracy(data.session, data.study.id, case_set=case_set)
+        except DxTraceError as exc:
+            # A pair that cannot be compared (e.g. its base model is not graded yet) should not hide the
+            # accuracy of the models that are.
+            try:
+                report = study_accuracy(data.session, data.study.id, case_set=case_set, pairs=())
+                pair_problem = str(exc)
+            except DxTraceError as exc2:
+                problems.append(f"{case_set}: {exc2}" if len(case_sets) > 1 else str(exc2))
+                continue
+        shown += 1
+        if len(case_sets) > 1:
+            s.add(Heading(f"Case set {case_set}"))
+        if pair_problem:
+            s.add(Paragraph(f"Paired comparisons not available yet: {pair_problem}", "note"))
+        s.add(Paragraph(report.describe()))
+        if report.pairs:
+            cols, rows = report.pair_table_rows()
+            s.add(Table(cols, rows, caption=f"Paired comparisons (McNemar) on {case_set}, overall and per subgroup"))
+        else:
+            s.add(
+                Paragraph("No paired comparison: no configured pair answered the same cases of this case set.", "note")
             )
+        cols, rows = report.model_table_rows()
+        s.add(Table(cols, rows, caption=f"Accuracy per model on {case_set}, overall and per subgroup"))
+        for note in report.notes:
+            s.add(Paragraph(note, "note"))
+        if any(r.accuracy.n for r in report.models):
+            s.add(
+                Chart(
+                    f"Accuracy per model on {case_set}, with confidence intervals",
+                    forest_plot(report),
+                    f"chart-accuracy-{case_set}",
+                )
+            )
+    if not shown:
+        return Section.missing(
+            "accuracy",
+            title,
+            "; ".join(problems) or "no responses yet",
+            how=f"python -m pipeline grade --study {data.study.name}",
         )
-    cols, rows = report.model_table_rows()
-    s.add(Table(cols, rows, caption="Accuracy per model, overall and per incidence and specialty"))
-    for note in report.notes:
-        s.add(Paragraph(note, "note"))
-    if any(r.accuracy.n for r in report.models):
-        s.add(Chart("Accuracy per model with confidence intervals", forest_plot(report), "chart-accuracy"))
+    for problem in problems:
+        s.add(Paragraph(f"Not available yet: {problem}", "note"))
     return s
 
 

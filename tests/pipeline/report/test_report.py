@@ -104,7 +104,7 @@ def test_full_report(clustered_study, tmp_path):
     assert "◆ **" in md
     # Charts are embedded, and nothing is fetched from elsewhere.
     for chart in ("chart-accuracy", "chart-prevalence", "chart-cooccurrence", "chart-agreement", "chart-cluster-map"):
-        assert f'data-chart="{chart}"' in html, chart
+        assert f'data-chart="{chart}' in html, chart  # accuracy charts are per case set: chart-accuracy-<set>
     assert not re.search(r"""<(script|link|img|iframe)[^>]+(src|href)=["']?(https?:)?//""", html, re.I)
     assert "Content-Security-Policy" in html
     # Untrusted text (annotator rationales, model output) is escaped.
