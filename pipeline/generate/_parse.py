@@ -93,7 +93,7 @@ _QUALIFIER_WORDS = (
 _QUALIFIER_PAREN = re.compile(r"\s*[(\[][^()\[\]]*(?:" + _QUALIFIER_WORDS + r")[^()\[\]]*[)\]]", re.I)
 _QUALIFIER_TAIL = re.compile(
     r",\s*(?:most|less|more|very|highly|also|but|though|especially|particularly|likely|possibly|probably|"
-    r"given|if|which|as|with a|in this)\b.*$",
+    r"given|if|which|as|such as|with a|in this)\b.*$",
     re.I,
 )
 _QUALIFIER_HEAD = re.compile(
@@ -312,7 +312,7 @@ def _dash_heads(lines: list[str], k: int) -> list[str]:
     labels = []
     for line in lines:
         m = _DASH_HEAD.match(_MD.sub("", line))
-        if m and not re.search(r"[.!?:]\s", m.group(1)):
+        if m and not re.search(r"[.!?:]\s", _bare(m.group(1))):
             label = _cut_label(m.group(1))
             if _valid_label(label):
                 labels.append(label)
@@ -346,11 +346,12 @@ def _short_lines(lines: list[str], k: int) -> list[str]:
     labels = []
     sizes = [len(_bare(line).split()) for line in lines]
     for i, line in enumerate(lines):
-        if sizes[i] > 8 or re.search(r"[.!?]$", line):
+        # Judge the name, not its trailing ", such as ..." clause.
+        if len(_bare(_cut_label(line)).split()) > 8 or re.search(r"[.!?]$", line):
             continue
         nxt = sizes[i + 1] if i + 1 < len(lines) else 0
         prev = sizes[i - 1] if i > 0 else 0
-        is_heading = nxt > sizes[i] + 3
+        is_heading = nxt > sizes[i] + 2
         in_list = nxt <= 8 or prev <= 8
         if not (is_heading or in_list):
             continue

@@ -77,7 +77,7 @@ def test_parser_report_on_the_720_sandmann_answers():
     """The numbers in docs/generation.md: how many answers yield five diagnoses, fewer, none."""
     counts = Counter(len(parse_diagnoses(r["output"])) for r in sandmann())
     assert sum(counts.values()) == 720
-    assert counts[5] >= 705
+    assert counts[5] >= 710
     assert counts[0] <= 5
     assert max(counts) == 5
 
