@@ -93,21 +93,24 @@ if (!win.__dxShortcuts) {
     // A checkbox takes a click on its input (its label ignores synthetic clicks; its help icon is a button).
     const el = box.querySelector('input[type="checkbox"], input[type="radio"]') || box.querySelector('button');
     if (!el) return;
-    // Let a text field being edited hand its value to Streamlit, and let a rerun still drawing the page
-    // finish (no DOM change for 150 ms, at most 3 s), so the click lands on the live widget.
+    // Let a text field being edited hand its value to Streamlit, then wait until the app is idle (no
+    // script run, no DOM change for 120 ms; at most 5 s): a click that lands while a run is still
+    // drawing the page can be lost.
     if (typing(doc.activeElement)) doc.activeElement.blur();
+    const app = doc.querySelector('[data-testid="stApp"]');
     let last = Date.now();
     const started = last;
     const watch = new MutationObserver(() => { last = Date.now(); });
     watch.observe(doc.body, {subtree: true, childList: true, attributes: true});
+    const busy = () => ['running', 'rerunRequested'].includes(app && app.getAttribute('data-test-script-state'));
     const tryClick = () => {
-      if (Date.now() - last >= 150 || Date.now() - started > 3000) {
+      if ((!busy() && Date.now() - last >= 120) || Date.now() - started > 5000) {
         watch.disconnect();
         const live = doc.querySelector('.st-key-' + target);
         const now = live && (live.querySelector('input[type="checkbox"], input[type="radio"]') || live.querySelector('button'));
         (now || el).click();
       } else {
-        setTimeout(tryClick, 50);
+        setTimeout(tryClick, 40);
       }
     };
     setTimeout(tryClick, 60);

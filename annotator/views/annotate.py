@@ -159,7 +159,6 @@ def _case_panel(item: Item) -> None:
         _ui.show_text(item.answer)
 
 
-@st.fragment
 def _trace_panel(item: Item) -> None:
     st.subheader(f"Reasoning trace · {item.n_steps} steps")
     if not item.steps:
@@ -178,18 +177,19 @@ def _trace_panel(item: Item) -> None:
     nav = st.columns([1, 2, 1])
     if nav[0].button("◀ Previous", key="trace_prev", disabled=window.page <= 1, width="stretch"):
         st.session_state[TRACE_PAGE] = window.page - 1
-        st.rerun(scope="fragment")
+        st.rerun()
     nav[1].caption(f"page {window.page} of {window.n_pages}", text_alignment="center")
     if nav[2].button("Next ▶", key="trace_next", disabled=window.page >= window.n_pages, width="stretch"):
         st.session_state[TRACE_PAGE] = window.page + 1
-        st.rerun(scope="fragment")
+        st.rerun()
     with st.container(height=720, border=True, key="trace_steps"):
         for n in window.numbers:
             st.markdown(f"**Step {n}**")
             _ui.show_text(item.steps[n - 1])
 
 
-@st.fragment
+# Neither panel is an st.fragment: a click that arrives while a fragment reruns can be dropped, and a
+# whole rerun of this page takes well under 100 ms on the server (docs/benchmarks.md).
 def _labels_panel(ctx: ViewContext, item: Item, codebook_id: int, codebook: Codebook, suggestion: dict | None) -> None:
     st.subheader("Labels")
     state = st.session_state
@@ -249,7 +249,6 @@ def _labels_panel(ctx: ViewContext, item: Item, codebook_id: int, codebook: Code
             state["lbl_error"] = exc
             return
         state.pop("lbl_error", None)
-        state["lbl_moved"] = True
         state["lbl_notice"] = {"save": "Saved.", "flag": "Saved and flagged for discussion.", "skip": "Skipped."}[kind]
         _go_to(ctx, after)
 
@@ -257,8 +256,6 @@ def _labels_panel(ctx: ViewContext, item: Item, codebook_id: int, codebook: Code
     cols[0].button("Save & next", key="save", type="primary", on_click=act, args=("save",), width="stretch")
     cols[1].button("Skip", key="skip", on_click=act, args=("skip",), width="stretch")
     cols[2].button("Flag for discussion", key="flag", on_click=act, args=("flag",), width="stretch")
-    if state.pop("lbl_moved", False):  # a callback cannot rerun the whole page; this can
-        st.rerun()
     if state.get("lbl_error") is not None:
         _ui.show_error(state["lbl_error"])
     st.caption("Keys: " + _ui.shortcut_legend(SHORTCUTS))
