@@ -85,17 +85,13 @@ if (!win.__dxShortcuts) {
     if (!target) return;
     const plain = !(e.ctrlKey || e.metaKey || e.altKey);
     if (plain && typing(doc.activeElement)) return;
-    const box = doc.querySelector('.st-key-' + target);
-    if (!box) return;
     e.preventDefault();
-    const input = box.querySelector('input[type="text"], textarea');
+    const box = doc.querySelector('.st-key-' + target);
+    const input = box && box.querySelector('input[type="text"], textarea');
     if (input) { input.focus(); return; }
-    // A checkbox takes a click on its input (its label ignores synthetic clicks; its help icon is a button).
-    const el = box.querySelector('input[type="checkbox"], input[type="radio"]') || box.querySelector('button');
-    if (!el) return;
     // Let a text field being edited hand its value to Streamlit, then wait until the app is idle (no
-    // script run, no DOM change for 120 ms; at most 5 s): a click that lands while a run is still
-    // drawing the page can be lost.
+    // script run, no DOM change for 120 ms; at most 5 s) and find the element then: a click on an
+    // element that a run is still redrawing, or a key pressed while it is briefly absent, is lost.
     if (typing(doc.activeElement)) doc.activeElement.blur();
     const app = doc.querySelector('[data-testid="stApp"]');
     let last = Date.now();
@@ -107,8 +103,9 @@ if (!win.__dxShortcuts) {
       if ((!busy() && Date.now() - last >= 120) || Date.now() - started > 5000) {
         watch.disconnect();
         const live = doc.querySelector('.st-key-' + target);
-        const now = live && (live.querySelector('input[type="checkbox"], input[type="radio"]') || live.querySelector('button'));
-        (now || el).click();
+        // A checkbox takes a click on its input (its label ignores synthetic clicks; its help icon is a button).
+        const el = live && (live.querySelector('input[type="checkbox"], input[type="radio"]') || live.querySelector('button'));
+        if (el && !el.disabled) el.click();
       } else {
         setTimeout(tryClick, 40);
       }
