@@ -263,3 +263,15 @@ def test_study_selector_for_leads_with_several_studies(sqlite_engine, make_app):
     assert set(box.options) == {"test-study", "zz-second-study"}
     box.set_value(w.study_id).run()
     assert at.title[0].value == "Study overview · test-study"
+
+
+@pytest.mark.parametrize("role,user", [("lead", "lead"), ("annotator", "ann1")])
+def test_every_registered_page_opens_for_its_role(sqlite_engine, make_app, role, user):
+    assigned_world(sqlite_engine)
+    views = registry.views_for(role)
+    assert {"annotate", "grade", "codebook"} <= {v.slug for v in views}
+    if role == "annotator":
+        assert not {"overview", "assignment", "settings"} & {v.slug for v in views}
+    for v in views:
+        at = sign_in(make_app(sqlite_engine, v.slug), user)
+        assert not at.exception, (v.slug, at.exception)
