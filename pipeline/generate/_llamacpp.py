@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,34 @@ def resolve_gguf(model: str | None) -> Path:
     return path
 
 
-@lru_cache(maxsize=2)
+_LOADED: dict[tuple[str, int, int], Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+
 def load_llama(path: str, n_ctx: int, n_threads: int) -> Any:
     """One loaded model per (file, context, threads) per process: loading costs seconds."""
-    from llama_cpp import Llama
+    key = (path, n_ctx, n_threads)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            from llama_cpp import Llama
 
-    # chat_format=None: llama-cpp-python applies the chat template stored in the GGUF itself.
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False)
+            # chat_format=None: llama-cpp-python applies the chat template stored in the GGUF itself.
+            _LOADED[key] = Llama(
+                model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False
+            )
+        return _LOADED[key]
+
+
+@atexit.register
+def close_models() -> None:
+    """Free the loaded models while the interpreter is whole.
+
+    Left to Llama.__del__ at shutdown, llama-cpp-python prints a TypeError traceback because the
+    library handle it calls is already gone.
+    """
+    with _LOAD_LOCK:
+        while _LOADED:
+            _LOADED.popitem()[1].close()
 
 
 @backend("llamacpp")
