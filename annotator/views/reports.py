@@ -122,9 +122,9 @@ def render(ctx: ViewContext) -> None:
 
 
 def export_study_name(session, study_id: int) -> str:
-    from pipeline.export import find_study
+    from pipeline.studies import get_study
 
-    return find_study(session, study_id).name
+    return get_study(session, study_id).name
 
 
 __all__ = ["build_export_zip", "build_report_files", "file_stem", "render"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlmodel import Session, select
 
-from db.models import TASK_MULTIPLE_CHOICE, Annotator, Case, CaseSet, Grade, Model, Response, Study
+from db.models import TASK_MULTIPLE_CHOICE, Annotator, Case, CaseSet, Grade, Model, Response
 from pipeline.accuracy._match import (
     GRADER_VERSION,
     GoldNames,
@@ -25,23 +25,10 @@ from pipeline.accuracy._match import (
 from pipeline.accuracy._normalise import name_variants
 from pipeline.accuracy._synonyms import case_synonyms
 from pipeline.errors import DxTraceError
+from pipeline.studies import get_study
 
 STATUS_AUTO, STATUS_PENDING, STATUS_CLINICIAN = "auto", "pending", "clinician"
 UNGRADED = "ungraded"
-
-
-def get_study(session: Session, study: int | str) -> Study:
-    """A study by id or name, or a clear error naming the studies there are."""
-    found = None
-    if isinstance(study, int) or (isinstance(study, str) and study.isdigit()):
-        found = session.get(Study, int(study))
-    if found is None:
-        found = session.exec(select(Study).where(Study.name == str(study))).first()
-    if found is None:
-        names = [s.name for s in session.exec(select(Study).order_by(Study.id))]
-        known = ", ".join(names) if names else "none; create one with: python -m pipeline study"
-        raise DxTraceError(f"no study {study!r} in the database (studies: {known})")
-    return found
 
 
 @dataclass

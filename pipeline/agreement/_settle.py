@@ -18,12 +18,12 @@ from db.models import (
     Model,
     Response,
     Run,
-    Study,
     utcnow,
 )
 from pipeline.agreement._model import NO_ERROR, normalise_labels
 from pipeline.agreement._read import rater_alias, study_error_modes
 from pipeline.errors import DxTraceError, InputError, Problem
+from pipeline.studies import get_study
 
 METHOD_UNANIMOUS = "unanimous"
 METHOD_MAJORITY = "majority"
@@ -168,13 +168,6 @@ class SettleSummary:
         )
 
 
-def _study(session: Session, study_id: int) -> Study:
-    study = session.get(Study, study_id)
-    if study is None:
-        raise DxTraceError(f"no study with id {study_id}")
-    return study
-
-
 def _annotations_by_response(session: Session, study_id: int) -> dict[int, list[Annotation]]:
     out: dict[int, list[Annotation]] = {}
     rows = session.exec(
@@ -207,7 +200,7 @@ def settle_final_labels(session: Session, study_id: int, *, min_ratings: int = 2
     Run it again after annotations change: automatic final labels follow the annotations (and are
     removed if the response is now a disagreement); a lead's adjudication is never touched.
     """
-    study = _study(session, study_id)
+    study = get_study(session, study_id)
     order = study_error_modes(session, study)
     finals = _finals(session, study_id)
     summary = SettleSummary()
@@ -305,7 +298,7 @@ def disagreements(
     (majority-settled and already adjudicated ones), for review. Annotators are shown as A, B, C in
     the order they labelled the response.
     """
-    _study(session, study_id)
+    get_study(session, study_id)
     finals = _finals(session, study_id)
     out = []
     for response_id, anns in sorted(_annotations_by_response(session, study_id).items()):
@@ -342,7 +335,7 @@ def adjudicate(
     """A lead sets the final labels of a response (replacing any earlier final label)."""
     from pipeline.annotation import split_steps
 
-    study = _study(session, study_id)
+    study = get_study(session, study_id)
     lead = session.get(Annotator, adjudicator_id)
     if lead is None or not lead.active:
         raise DxTraceError("this account does not exist or is deactivated")

@@ -6,21 +6,7 @@ from sqlmodel import Session, col, func, select
 
 from db.models import ROLE_LEAD, Annotator, Assignment, Response, Run, Study
 from pipeline.annotation._codebook import ensure_codebook
-from pipeline.errors import DxTraceError
-
-
-def get_study(session: Session, ref: str | int) -> Study:
-    """A study by name or id; the error lists the studies there are."""
-    study = None
-    if isinstance(ref, int) or str(ref).isdigit():
-        study = session.get(Study, int(ref))
-    if study is None:
-        study = session.exec(select(Study).where(Study.name == str(ref))).first()
-    if study is None:
-        names = [s.name for s in session.exec(select(Study).order_by(Study.name))]
-        known = ", ".join(names) if names else "none yet; create one with: python -m pipeline study"
-        raise DxTraceError(f"no study {ref!r} (studies: {known})")
-    return study
+from pipeline.studies import get_study
 
 
 def studies_for(session: Session, person: Annotator) -> list[Study]:

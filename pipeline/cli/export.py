@@ -5,26 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sqlmodel import Session, select
-
 from db.engine import session_scope
-from db.models import Study
 from pipeline.cli import command
 from pipeline.cli._common import console, open_db
 from pipeline.errors import DxTraceError
-
-
-def _study(session: Session, ref: str | None) -> Study:
-    """The study named (or numbered) by --study; the only study when there is just one."""
-    from pipeline.annotation import get_study
-
-    if ref:
-        return get_study(session, ref)
-    studies = list(session.exec(select(Study).order_by(Study.id)))
-    if len(studies) == 1:
-        return studies[0]
-    names = ", ".join(s.name for s in studies) or "none yet"
-    raise DxTraceError(f"--study: name the study (studies: {names})")
+from pipeline.studies import resolve_study
 
 
 def _csv(text: str) -> list[str]:
@@ -80,7 +65,7 @@ def export_cmd(args: argparse.Namespace) -> int:
 
     engine = open_db(args)
     with session_scope(engine) as session:
-        study = _study(session, args.study)
+        study = resolve_study(session, args.study)
         out = args.out or Path("exports") / _safe_name(study.name)
         summary = export_study(
             session,
@@ -136,7 +121,7 @@ def report_cmd(args: argparse.Namespace) -> int:
         raise DxTraceError("--exemplars must be 0 or more")
     engine = open_db(args)
     with session_scope(engine) as session:
-        study = _study(session, args.study)
+        study = resolve_study(session, args.study)
         out = args.out or Path("reports") / _safe_name(study.name)
         html_path, md_path = write_report(session, study.id, out, exemplars=args.exemplars)
     console.print(f"report written: {html_path} and {md_path}")

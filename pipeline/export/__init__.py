@@ -12,7 +12,7 @@ is also a backup.
 
 from __future__ import annotations
 
-from pipeline.export._collect import CollectedExport, collect_export, export_choices, find_study
+from pipeline.export._collect import CollectedExport, collect_export, export_choices
 from pipeline.export._filters import ADJUDICATION, CORRECTNESS, ExportFilters
 from pipeline.export._format import (
     FORMAT,
@@ -51,7 +51,6 @@ __all__ = [
     "export_archive",
     "export_choices",
     "export_study",
-    "find_study",
     "import_export",
     "manifest_schema",
     "read_export",

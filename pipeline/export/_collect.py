@@ -20,7 +20,6 @@ from db.models import (
     Model,
     Response,
     Run,
-    Study,
 )
 from pipeline.errors import DxTraceError
 from pipeline.export._derived import effective_grade_map, split_trace
@@ -34,19 +33,13 @@ from pipeline.export._format import (
     response_key,
     ts,
 )
+from pipeline.studies import get_study
 
 
 @dataclass
 class CollectedExport:
     manifest: dict  # study.json without "files" and "exported_at"
     records: list[dict]
-
-
-def find_study(session: Session, study: int | str) -> Study:
-    """A study by id or name, or a clear error listing the studies there are."""
-    from pipeline.annotation import get_study
-
-    return get_study(session, study)
 
 
 def _model_dict(model: Model, names: dict[int, str], *, created: bool) -> dict:
@@ -77,7 +70,7 @@ def collect_export(
     session: Session, study_id: int, filters: ExportFilters | None = None, *, pseudonymise: bool = True
 ) -> CollectedExport:
     filters = filters or ExportFilters()
-    study = find_study(session, study_id)
+    study = get_study(session, study_id)
     models = {m.id: m for m in session.exec(select(Model).where(Model.study_id == study.id))}
     model_names = {i: m.name for i, m in models.items()}
     runs = {r.id: r for r in session.exec(select(Run).where(Run.study_id == study.id))}
@@ -412,7 +405,7 @@ def collect_export(
 
 def export_choices(session: Session, study_id: int | str) -> tuple[list[str], list[str]]:
     """The study's model names and case-set names, for the filters of an export form."""
-    study = find_study(session, study_id)
+    study = get_study(session, study_id)
     models = sorted(session.exec(select(Model.name).where(Model.study_id == study.id)).all())
     sets = session.exec(
         select(CaseSet.name).join(Run, Run.case_set_id == CaseSet.id).where(Run.study_id == study.id).distinct()
