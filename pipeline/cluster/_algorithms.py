@@ -10,7 +10,7 @@ import numpy as np
 from pipeline.cluster._types import MAP_METHODS, METHODS
 
 NOISE = -1
-# Above this many points sklearn's t-SNE takes minutes on two cores (4 min for 10,000, see docs/benchmarks.md);
+# Above this many points sklearn's t-SNE takes minutes on two cores (2-4 min for 10,000, see docs/benchmarks.md);
 # "auto" then draws the PCA map, which is instant, and `--map tsne` still asks for t-SNE.
 TSNE_MAX_POINTS = 3000
 SILHOUETTE_SAMPLE = 3000
