@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline._files import resolve_source as _resolve
 from pipeline.cases._read import FORMATS, decode, detect_format, parse_cases, read_case_file
 from pipeline.cases._schema import (
     CANONICAL_FIELDS,
@@ -20,7 +21,6 @@ from pipeline.cases._store import (
     import_cases,
     summarise_case_sets,
 )
-from pipeline.errors import InputError, Problem
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 SHIPPED_CASES = DATA_DIR / "cases"
@@ -33,21 +33,7 @@ def shipped_case_sets() -> list[str]:
 
 def resolve_source(source: str) -> tuple[Path, Path | None]:
     """A case file and its mapping from a file path, a folder, or a shipped set's name."""
-    path = Path(source)
-    if not path.exists() and (SHIPPED_CASES / source).is_dir():
-        path = SHIPPED_CASES / source
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".jsonl", ".csv", ".tsv"))
-        if len(files) != 1:
-            raise InputError(
-                Problem(str(path), None, None, "a case-set folder must hold exactly one .jsonl or .csv file")
-            )
-        mapping = path / MAPPING_FILE
-        return files[0], mapping if mapping.exists() else None
-    if not path.exists():
-        known = ", ".join(shipped_case_sets())
-        raise InputError(Problem(source, None, None, f"no such file, folder or shipped case set (shipped: {known})"))
-    return path, None
+    return _resolve(source, SHIPPED_CASES, MAPPING_FILE, "case set", shipped_case_sets)
 
 
 __all__ = [

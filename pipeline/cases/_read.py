@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from db.models import TASK_MULTIPLE_CHOICE
+from pipeline._files import decode, iter_csv_rows, iter_jsonl_rows
 from pipeline.cases._schema import (
     CANONICAL_FIELDS,
     LIST_SEPARATOR,
@@ -31,61 +29,6 @@ def detect_format(path: Path) -> str:
     if suffix in (".csv", ".tsv"):
         return "csv"
     raise InputError(Problem(str(path), None, None, "unknown file type; use .jsonl or .csv"))
-
-
-def decode(data: bytes, filename: str) -> str:
-    """UTF-8 text (a BOM is allowed); a wrong encoding is reported with its line."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            Problem(filename, line, None, f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8")
-        ) from None
-
-
-def iter_jsonl_rows(text: str, filename: str, problems: list[Problem]) -> Iterator[tuple[int, dict]]:
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(filename, lineno, None, f"broken JSON (column {exc.colno}): {exc.msg}"))
-            continue
-        if not isinstance(row, dict):
-            problems.append(Problem(filename, lineno, None, "each line must be a JSON object"))
-            continue
-        yield lineno, row
-
-
-def iter_csv_rows(text: str, filename: str, problems: list[Problem]) -> Iterator[tuple[int, dict]]:
-    dialect = "excel-tab" if filename.lower().endswith(".tsv") else "excel"
-    reader = csv.reader(io.StringIO(text, newline=""), dialect=dialect)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        problems.append(Problem(filename, 1, None, f"broken CSV header: {exc}"))
-        return
-    header = [h.strip() for h in header]
-    start = reader.line_num + 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            problems.append(Problem(filename, start, None, f"broken CSV: {exc}"))
-            return
-        lineno, start = start, reader.line_num + 1
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            problems.append(Problem(filename, lineno, None, f"{len(cells)} cells, the header has {len(header)}"))
-            continue
-        yield lineno, dict(zip(header, cells, strict=True))
 
 
 def _as_text(value: Any) -> str | None:

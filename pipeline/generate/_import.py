@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,7 +12,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from db.models import Case, Grade, Model, Response, Run, Study
-from pipeline.cases import decode
+from pipeline._files import decode, iter_rows, resolve_source
 from pipeline.errors import InputError, Problem
 from pipeline.generate._record import cases_by_key, ensure_case_set, parse_output
 from pipeline.generate._toml import loads as toml_loads
@@ -129,58 +127,10 @@ def shipped_response_sets() -> list[str]:
 
 def resolve_response_source(source: str | Path) -> tuple[Path, Path | None]:
     """A response file and its mapping from a file path, a folder, or a shipped set's name."""
-    path = Path(source)
-    if not path.exists() and (RESPONSES_DIR / str(source)).is_dir():
-        path = RESPONSES_DIR / str(source)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".jsonl", ".csv", ".tsv"))
-        if len(files) != 1:
-            raise InputError(
-                Problem(str(path), None, None, "a response folder must hold exactly one .jsonl or .csv file")
-            )
-        mapping = path / MAPPING_FILE
-        return files[0], mapping if mapping.exists() else None
-    if not path.exists():
-        known = ", ".join(shipped_response_sets())
-        raise InputError(
-            Problem(str(source), None, None, f"no such file, folder or shipped response set (shipped: {known})")
-        )
-    return path, None
+    return resolve_source(source, RESPONSES_DIR, MAPPING_FILE, "response set", shipped_response_sets)
 
 
 # --------------------------------------------------------------------------- reading rows
-
-
-def _rows(text: str, filename: str, problems: list[Problem]) -> list[tuple[int, dict]]:
-    out: list[tuple[int, dict]] = []
-    if filename.lower().endswith((".csv", ".tsv")):
-        dialect = "excel-tab" if filename.lower().endswith(".tsv") else "excel"
-        reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
-        start = 2  # a record's first line (a quoted cell may span several lines)
-        try:
-            for row in reader:
-                lineno, start = start, reader.line_num + 1
-                if None in row:
-                    problems.append(Problem(filename, lineno, None, "more cells than the header has"))
-                    continue
-                if any((v or "").strip() for v in row.values()):
-                    out.append((lineno, {k.strip(): v for k, v in row.items() if k is not None}))
-        except csv.Error as exc:
-            problems.append(Problem(filename, reader.line_num, None, f"broken CSV: {exc}"))
-        return out
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(filename, lineno, None, f"broken JSON (column {exc.colno}): {exc.msg}"))
-            continue
-        if not isinstance(row, dict):
-            problems.append(Problem(filename, lineno, None, "each line must be a JSON object"))
-            continue
-        out.append((lineno, row))
-    return out
 
 
 def _text(value: Any) -> str | None:
@@ -262,7 +212,7 @@ def import_responses(
     cases = cases_by_key(session, target)
 
     problems: list[Problem] = []
-    rows = _rows(decode(data, filename), filename, problems)
+    rows = list(iter_rows(decode(data, filename), filename, problems))
     parsed: list[_Row] = []
     first_seen: dict[tuple[str, str, int], int] = {}
     col = mapping.column
