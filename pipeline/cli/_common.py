@@ -38,3 +38,27 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
+
+
+def add_map_argument(p: argparse.ArgumentParser, fields: Sequence[str]) -> None:
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help=f"read FIELD ({', '.join(fields)}) from source COLUMN (repeatable), e.g. --map {fields[0]}=id",
+    )
+
+
+def parse_field_map(items: list[str], fields: Sequence[str]) -> dict[str, str]:
+    """--map FIELD=COLUMN options as {field: column}; a wrong one is named."""
+    out = {}
+    for item in items:
+        field, sep, column = item.partition("=")
+        field, column = field.strip(), column.strip()
+        if not sep or not field or not column:
+            raise DxTraceError(f"--map {item!r}: expected FIELD=COLUMN")
+        if field not in fields:
+            raise DxTraceError(f"--map {item!r}: unknown field; known: {', '.join(fields)}")
+        out[field] = column
+    return out

@@ -18,7 +18,7 @@ from pipeline.cases import (
     summarise_case_sets,
 )
 from pipeline.cli import command
-from pipeline.cli._common import console, open_db, print_table
+from pipeline.cli._common import add_map_argument, console, open_db, parse_field_map, print_table
 from pipeline.errors import DxTraceError
 
 
@@ -37,25 +37,9 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--name", help="case-set name (default: the mapping's, else the file name)")
     p.add_argument("--mapping", type=Path, help="mapping TOML (see data/cases/README.md)")
-    p.add_argument(
-        "--map",
-        action="append",
-        default=[],
-        metavar="FIELD=COLUMN",
-        help="read canonical FIELD from source COLUMN (repeatable), e.g. --map gold_diagnosis=final_dx",
-    )
+    add_map_argument(p, CANONICAL_FIELDS)
     p.add_argument("--task", choices=["differential", "multiple_choice"], help="task of the cases")
     p.add_argument("--update", action="store_true", help="overwrite cases whose content changed")
-
-
-def _parse_map(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        field, sep, column = item.partition("=")
-        if not sep or not field.strip() or not column.strip():
-            raise DxTraceError(f"--map {item!r}: expected FIELD=COLUMN")
-        out[field.strip()] = column.strip()
-    return out
 
 
 @command("import-cases", help="Import a case set from JSONL or CSV (all or nothing).", arguments=_import_args, order=10)
@@ -63,11 +47,8 @@ def import_cases_cmd(args: argparse.Namespace) -> int:
     path, shipped_mapping = resolve_source(args.source)
     mapping_path = args.mapping or shipped_mapping
     mapping = load_mapping(mapping_path) if mapping_path else CaseMapping()
-    overrides = _parse_map(args.map)
+    overrides = parse_field_map(args.map, CANONICAL_FIELDS)
     if overrides:
-        unknown = sorted(set(overrides) - set(CANONICAL_FIELDS))
-        if unknown:
-            raise DxTraceError(f"--map: unknown field(s) {', '.join(unknown)}; known: {', '.join(CANONICAL_FIELDS)}")
         mapping = mapping.with_fields(overrides)
     if args.task:
         mapping = replace(mapping, task=args.task)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from sqlmodel import select
@@ -10,7 +11,7 @@ from sqlmodel import select
 from db.engine import session_scope
 from db.models import Model, Run, Study
 from pipeline.cli import command
-from pipeline.cli._common import console, err_console, open_db, print_table
+from pipeline.cli._common import add_map_argument, console, err_console, open_db, parse_field_map, print_table
 from pipeline.errors import DxTraceError
 from pipeline.generate import (
     RESPONSE_FIELDS,
@@ -131,13 +132,7 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--study", required=True, help="the study to add the responses to (created if missing)")
     p.add_argument("--mapping", type=Path, help="mapping TOML (see docs/generation.md)")
-    p.add_argument(
-        "--map",
-        action="append",
-        default=[],
-        metavar="FIELD=COLUMN",
-        help=f"read FIELD ({', '.join(RESPONSE_FIELDS)}) from source COLUMN (repeatable)",
-    )
+    add_map_argument(p, RESPONSE_FIELDS)
     p.add_argument("--model", help="the model's name, when the file has no model column")
     p.add_argument("--case-set", help="the case set the case ids refer to (default: the mapping's)")
 
@@ -149,18 +144,11 @@ def import_responses_cmd(args: argparse.Namespace) -> int:
     path, shipped_mapping = resolve_response_source(args.source)
     mapping_path = args.mapping or shipped_mapping
     mapping = load_response_mapping(mapping_path) if mapping_path else ResponseMapping(source="--map")
-    overrides = {}
-    for item in args.map:
-        field, sep, column = item.partition("=")
-        if not sep or not field.strip() or not column.strip():
-            raise DxTraceError(f"--map {item!r}: expected FIELD=COLUMN")
-        if field.strip() not in RESPONSE_FIELDS:
-            raise DxTraceError(f"--map {item!r}: unknown field; known: {', '.join(RESPONSE_FIELDS)}")
-        overrides[field.strip()] = column.strip()
+    overrides = parse_field_map(args.map, RESPONSE_FIELDS)
     if overrides:
         mapping = mapping.with_fields(overrides)
     if args.model:
-        mapping = ResponseMapping(**{**mapping.__dict__, "model": args.model})
+        mapping = replace(mapping, model=args.model)
     if not mapping.column("case_id") or not (mapping.column("output") or mapping.column("answer")):
         raise DxTraceError("give a mapping (--mapping) or --map case_id=COLUMN and --map output=COLUMN")
     if not mapping.column("model") and not mapping.model:
