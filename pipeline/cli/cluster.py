@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from sqlmodel import Session, select
-
 from db.engine import session_scope
-from db.models import Study
 from pipeline.cli import command
 from pipeline.cli._common import console, open_db, print_table
 from pipeline.errors import DxTraceError
-
-
-def _study(session: Session, ref: str | None) -> Study:
-    """The study named (or numbered) by --study; the only study when there is just one."""
-    from pipeline.annotation import get_study
-
-    if ref:
-        return get_study(session, ref)
-    studies = list(session.exec(select(Study).order_by(Study.id)))
-    if len(studies) == 1:
-        return studies[0]
-    names = ", ".join(s.name for s in studies) or "none yet"
-    raise DxTraceError(f"--study: name the study (studies: {names})")
+from pipeline.studies import resolve_study
 
 
 def _positive(name: str, minimum: int = 1):
@@ -68,7 +53,7 @@ def embed_cmd(args: argparse.Namespace) -> int:
 
     engine = open_db(args)
     with session_scope(engine) as session:
-        study = _study(session, args.study)
+        study = resolve_study(session, args.study)
         summary = embed_responses(
             session,
             study.id,
@@ -112,7 +97,7 @@ def cluster_cmd(args: argparse.Namespace) -> int:
 
     engine = open_db(args)
     with session_scope(engine) as session:
-        study = _study(session, args.study)
+        study = resolve_study(session, args.study)
         if args.show:
             clustering = latest_clustering(session, study.id, field=args.field)
             if clustering is None:

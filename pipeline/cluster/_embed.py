@@ -40,10 +40,9 @@ def from_blob(blob: bytes, dim: int) -> np.ndarray:
 
 
 def get_study(session: Session, study_id: int) -> Study:
-    study = session.get(Study, study_id)
-    if study is None:
-        raise DxTraceError(f"no study with id {study_id}")
-    return study
+    from pipeline.studies import get_study as find
+
+    return find(session, int(study_id))
 
 
 def check_field(field: str) -> None:

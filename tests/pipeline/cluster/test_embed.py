@@ -126,7 +126,7 @@ def test_bad_requests_get_one_clear_message(sqlite_engine):
         study = make_study(s)
         with pytest.raises(DxTraceError, match="field must be one of trace, answer"):
             embed_responses(s, study.id, field="prompt", progress=False)
-        with pytest.raises(DxTraceError, match="no study with id 999"):
+        with pytest.raises(DxTraceError, match="no study 999"):
             embed_responses(s, 999, progress=False)
         empty = embed_responses(s, study.id, progress=False)  # nothing to embed: no model is loaded
         assert empty.n_responses == 0 and empty.n_embedded == 0

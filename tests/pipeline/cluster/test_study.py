@@ -282,7 +282,7 @@ def test_clear_messages_for_what_cannot_be_done(sqlite_engine, embedded):
         add_medrbench_r1(s, study, limit=3)
         with pytest.raises(DxTraceError, match="0 embedded trace.*python -m pipeline embed"):
             cluster_study(s, study.id)
-        with pytest.raises(DxTraceError, match="no study with id 99"):
+        with pytest.raises(DxTraceError, match="no study 99"):
             cluster_study(s, 99)
         with pytest.raises(DxTraceError, match="no clustering with id 5"):
             cluster_overview(s, 5)
