@@ -223,7 +223,13 @@ def _design(data: _Study) -> Section:
         ["Label suggestions shown", "yes" if st.show_suggestions else "no"],
     ]
     for key, value in (st.settings or {}).items():
-        settings.append([str(key), value if isinstance(value, str) else json.dumps(value, sort_keys=True)])
+        if key == "spec" and isinstance(value, dict):
+            # The study file as loaded: its models are in the table above; show the rest, field by field.
+            for name in ("path", "case_set", "template", "repeats", "k", "sample", "sample_seed", "cases", "where"):
+                if value.get(name) not in (None, {}, []):
+                    settings.append([f"study file: {name}", _setting(value[name])])
+            continue
+        settings.append([str(key), _setting(value)])
     s.add(Table(["Setting", "Value"], settings, caption="Settings"))
 
     n_ann = sum(len(v) for v in data.annotations.values())
@@ -238,6 +244,10 @@ def _design(data: _Study) -> Section:
         )
     )
     return s
+
+
+def _setting(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 # -------------------------------------------------------------------------------------------- accuracy
