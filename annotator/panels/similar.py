@@ -56,20 +56,23 @@ def similar_panel(session, ctx: ViewContext, response_id: int, *, n: int = 5) ->
     return SimilarPanel(similar, suggestion, show_labels, ctx.is_lead or not study.blind_models, names)
 
 
-def render_similar_panel(ctx: ViewContext, response_id: int, *, n: int = 5) -> dict | None:
-    """Show the traces most similar to this one; returns the suggestion shown (for save_annotation), or None."""
+def load_similar_panel(ctx: ViewContext, response_id: int, *, n: int = 5) -> SimilarPanel | None:
+    """The panel's content, or None (with the reason shown) when it cannot be had."""
     if ctx.study_id is None:
         return None
     try:
         with _ui.session(ctx.engine) as s:
-            panel = similar_panel(s, ctx, response_id, n=n)
+            return similar_panel(s, ctx, response_id, n=n)
     except DxTraceError as exc:
         _ui.show_error(exc)
         return None
+
+
+def show_similar_panel(panel: SimilarPanel) -> None:
     st.markdown("**Similar traces**")
     if not panel.similar:
         st.caption("No similar traces yet: this study's traces are not embedded (python -m pipeline embed).")
-        return None
+        return
     if panel.suggestion is not None:
         modes = ", ".join(panel.names.get(c, c) for c in panel.suggestion.error_modes)
         st.info(
@@ -90,4 +93,12 @@ def render_similar_panel(ctx: ViewContext, response_id: int, *, n: int = 5) -> d
             bits.append(", ".join(panel.names.get(c, c) for c in sim.error_modes) if sim.error_modes else "unlabelled")
         with st.expander(" · ".join(bits)):
             _ui.show_text(sim.snippet)
+
+
+def render_similar_panel(ctx: ViewContext, response_id: int, *, n: int = 5) -> dict | None:
+    """Show the traces most similar to this one; returns the suggestion shown (for save_annotation), or None."""
+    panel = load_similar_panel(ctx, response_id, n=n)
+    if panel is None:
+        return None
+    show_similar_panel(panel)
     return panel.recorded()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from annotator import _ui
+from annotator.panels.similar import load_similar_panel, show_similar_panel
 from annotator.registry import ViewContext, view
 from db.models import Study
 from pipeline.annotation import (
@@ -76,40 +77,6 @@ def _fill_form(item: Item, codebook: Codebook) -> None:
     st.session_state[TRACE_QUERY] = ""
     st.session_state[LOADED] = key
     st.session_state.pop("lbl_error", None)
-
-
-def suggestion_panel(ctx: ViewContext, study: Study, item: Item) -> dict | None:
-    """The "similar traces / suggested labels" panel, when the lead turned suggestions on for the study.
-
-    Returns what was shown (recorded with the annotation as Annotation.suggestion), or None.
-    """
-    if not study.show_suggestions:
-        return None
-    try:
-        from pipeline.cluster import similar_responses, suggest_labels
-    except ImportError:
-        return None
-    try:
-        with _ui.session(ctx.engine) as s:
-            suggestion = suggest_labels(s, ctx.study_id, item.response_id)
-            similar = similar_responses(s, ctx.study_id, item.response_id, n=5)
-    except DxTraceError as exc:  # e.g. the study is not embedded yet
-        st.caption(f"Suggestions unavailable: {exc}")
-        return None
-    if suggestion is None and not similar:
-        return None
-    _, codebook = _codebook(ctx)
-    with st.expander("Similar traces and suggested labels", expanded=False):
-        if suggestion is not None:
-            names = ", ".join(codebook.name_of(c) for c in suggestion.error_modes) or "none"
-            st.markdown(f"**Suggested:** {names}")
-            st.caption("From the labels of the nearest labelled traces. Decide for yourself.")
-        for sim in similar:
-            labels = ", ".join(codebook.name_of(c) for c in sim.error_modes or ()) or "not labelled yet"
-            who = "" if study.blind_models else f" · {sim.model}"
-            st.caption(f"similarity {sim.similarity:.2f} · case {sim.case_key}{who} · {labels}")
-            _ui.show_text(sim.snippet)
-    return suggestion.to_dict() if suggestion is not None else {"similar": [s.response_id for s in similar]}
 
 
 def _codebook(ctx: ViewContext) -> tuple[int, Codebook]:
@@ -291,7 +258,6 @@ def render(ctx: ViewContext) -> None:
         st.info("No items are assigned to you yet. Your study lead assigns them.")
         return
     with _ui.session(ctx.engine) as s:
-        study = s.get(Study, ctx.study_id)
         mine = progress(s, ctx.study_id, ctx.annotator_id)
     if not mine.assigned:
         st.info("No items of this study are assigned to you yet.")
@@ -322,9 +288,13 @@ def render(ctx: ViewContext) -> None:
     with left:
         _case_panel(item)
         _trace_panel(item)
+    # Computed before the labels so that Save records exactly what the panel shows; drawn after them so
+    # the labels stay at the top of the column.
+    similar = load_similar_panel(ctx, item.response_id)
     with right:
-        suggestion = suggestion_panel(ctx, study, item)
-        _labels_panel(ctx, item, codebook_id, codebook, suggestion)
+        _labels_panel(ctx, item, codebook_id, codebook, similar.recorded() if similar else None)
+        if similar is not None:
+            show_similar_panel(similar)
         with st.expander(f"Codebook (version {codebook.version})"):
             for i, mode in enumerate(codebook.error_modes, 1):
                 st.markdown(f"**{i} · {mode.name}**")

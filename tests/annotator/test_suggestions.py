@@ -25,15 +25,16 @@ def test_suggestions_are_shown_and_recorded_with_the_annotation(sqlite_engine, m
             if q.response_id != mine:
                 labels = AnnotationInput(["red_flag_failure"])
                 save_annotation(s, study_id=w.study_id, response_id=q.response_id, annotator_id=a2, labels=labels)
-    # off by default: no panel, nothing recorded
+    # off by default: the similar traces are shown without anyone's labels, and no suggestion
     at = sign_in(make_app(sqlite_engine), "ann1")
-    assert not any("Similar traces" in e.label for e in at.expander)
+    assert "**Similar traces**" in [m.value for m in at.markdown]
+    assert not at.info and not any("Red-flag" in e.label for e in at.expander)
     with session_scope(sqlite_engine) as s:
         update_study_settings(s, w.study_id, show_suggestions=True)
     at = sign_in(make_app(sqlite_engine), "ann1")
-    assert any("Similar traces and suggested labels" in e.label for e in at.expander)
-    assert "**Suggested:** Red-flag recognition failure" in [m.value for m in at.markdown]
-    page = "\n".join(str(c.value) for c in at.caption)
+    [info] = at.info
+    assert "nearest labelled traces: **Red-flag recognition failure**" in info.value
+    page = "\n".join(e.label for e in at.expander)
     assert "similarity" in page and "DeepSeek-R1" not in page  # models stay blinded in the panel
     at.checkbox(key="lbl_mode_reasoning_drift").check().run()
     at.button(key="save").click().run()
