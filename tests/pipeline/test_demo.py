@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 from db.engine import make_engine
-from db.models import Annotator, Assignment, ClusterAssignment, Embedding, Grade, Response, Study
+from db.models import Annotator, Assignment, ClusterAssignment, Clustering, Embedding, Grade, Response, Study
 from pipeline.annotation import authenticate
 from tests.conftest import REPO
 
@@ -54,5 +54,6 @@ def test_demo_runs_end_to_end_and_resumes(tmp_path):
         assert s.exec(select(func.count()).select_from(Response)).one() == n_responses
         assert s.exec(select(func.count()).select_from(Annotator)).one() == 2
         assert s.exec(select(func.count()).select_from(Assignment)).one() == assigned
+        assert s.exec(select(func.count()).select_from(Clustering)).one() == 1
     assert creds.read_text().count("\n") == 2
     engine.dispose()
