@@ -138,7 +138,6 @@ def test_label_with_the_keyboard_save_reload_and_find_it(served, browser):
     page.keyboard.press("Control+Enter")  # works while the cursor is still in the rationale
     page.get_by_text("Item 2 of 74 · to do").wait_for(timeout=30_000)
     page.get_by_text("1 of 74 done").first.wait_for()
-    SHOTS.mkdir(parents=True, exist_ok=True)
 
     with session_scope(served["engine"]) as s:
         me = s.exec(select(Annotator).where(Annotator.username == "ann1")).one()
