@@ -16,11 +16,9 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
+from annotator.serve import serve_app  # noqa: E402
 from db.engine import make_engine, session_scope  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Case, Response, utcnow  # noqa: E402
@@ -42,6 +41,7 @@ from pipeline.annotation import (  # noqa: E402
     progress,
     save_annotation,
 )
+from tests._browser import ARGS, CHROMIUM  # noqa: E402
 from tests.factories import MEDRBENCH_R1, _run, get_or_add_model, make_study, shipped_case_set  # noqa: E402
 
 PASSWORD = "bench password 1"
@@ -140,63 +140,41 @@ def bench_page(url: str, repeats: int) -> list[str]:
 
 
 def bench_browser(url: str, repeats: int) -> list[str]:
-    import socket
-
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "annotator/app.py", "--server.port", str(port)],
-        cwd=ROOT, env={**os.environ, "DXTRACE_DB": url}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
+    with serve_app(url) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.goto(base)
+        page.get_by_label("Username").fill("ann3")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.keyboard.press("Enter")
+        page.get_by_text("Reasoning trace ·").wait_for(timeout=120_000)
+        times, lost = [], 0
+        for k in range(1, repeats + 1):
+            page.get_by_text(f"Item {k} of ").first.wait_for(timeout=120_000)
+            page.get_by_text(f"Item {k} of ").first.click()
+            page.wait_for_function("window.__dxShortcuts === true")
+            page.keyboard.press("1")
             try:
-                urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]  # fmt: skip
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.goto(base)
-            page.get_by_label("Username").fill("ann3")
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.keyboard.press("Enter")
-            page.get_by_text("Reasoning trace ·").wait_for(timeout=120_000)
-            times, lost = [], 0
-            for k in range(1, repeats + 1):
-                page.get_by_text(f"Item {k} of ").first.wait_for(timeout=120_000)
-                page.get_by_text(f"Item {k} of ").first.click()
-                page.wait_for_function("window.__dxShortcuts === true")
+                page.locator(".st-key-lbl_ev_reasoning_drift").wait_for(timeout=15_000)
+            except Exception:  # lost: press again
+                lost += 1
                 page.keyboard.press("1")
-                try:
-                    page.locator(".st-key-lbl_ev_reasoning_drift").wait_for(timeout=15_000)
-                except Exception:  # lost: press again
-                    lost += 1
-                    page.keyboard.press("1")
-                    page.locator(".st-key-lbl_ev_reasoning_drift").wait_for(timeout=60_000)
-                t0 = time.perf_counter()
+                page.locator(".st-key-lbl_ev_reasoning_drift").wait_for(timeout=60_000)
+            t0 = time.perf_counter()
+            page.keyboard.press("Control+Enter")
+            try:
+                page.get_by_text(f"Item {k + 1} of ").first.wait_for(timeout=15_000)
+            except Exception:  # the key press was lost: press again, and do not count this one
+                lost += 1
                 page.keyboard.press("Control+Enter")
-                try:
-                    page.get_by_text(f"Item {k + 1} of ").first.wait_for(timeout=15_000)
-                except Exception:  # the key press was lost: press again, and do not count this one
-                    lost += 1
-                    page.keyboard.press("Control+Enter")
-                    page.get_by_text(f"Item {k + 1} of ").first.wait_for(timeout=120_000)
-                    continue
-                page.get_by_text("Step 1", exact=True).first.wait_for()
-                times.append(time.perf_counter() - t0)
-                print(f"  browser item {k}: {times[-1] * 1000:.0f} ms", flush=True)
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+                page.get_by_text(f"Item {k + 1} of ").first.wait_for(timeout=120_000)
+                continue
+            page.get_by_text("Step 1", exact=True).first.wait_for()
+            times.append(time.perf_counter() - t0)
+            print(f"  browser item {k}: {times[-1] * 1000:.0f} ms", flush=True)
+        browser.close()
     return [stats("browser: save & next item shown", times), f"browser: key presses lost and repeated: {lost}"]
 
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+from annotator.serve import REPO, app_command, app_env
 from pipeline.cli import command
 from pipeline.cli._common import console, err_console, open_db
 from pipeline.demo import DEMO_STUDY, run_demo
 from pipeline.errors import DxTraceError
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -50,14 +47,5 @@ def demo_cmd(args: argparse.Namespace) -> int:
         return 0
     url = f"http://127.0.0.1:{args.port}"
     console.print(f"annotation app: {url}  (Ctrl+C stops it)")
-    env = {**os.environ, "DXTRACE_DB": str(engine.url.render_as_string(hide_password=False))}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(REPO / "annotator" / "app.py"),
-        "--server.port",
-        str(args.port),
-    ]
-    return subprocess.call(cmd, cwd=REPO, env=env)
+    db_url = engine.url.render_as_string(hide_password=False)
+    return subprocess.call(app_command(args.port), cwd=REPO, env=app_env(db_url))

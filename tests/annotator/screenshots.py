@@ -5,20 +5,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+from annotator.serve import serve_app
 from db.engine import make_engine, session_scope
 from db.migrate import upgrade
 from db.models import Grade
 from pipeline.annotation import AnnotationInput, annotator_queue, save_annotation
+from tests._browser import ARGS, CHROMIUM
 from tests.annotator.conftest import assigned_world
-from tests.annotator.test_browser import ARGS, CHROMIUM, SHOTS, _free_port
+from tests.annotator.test_browser import SHOTS
 from tests.conftest import REPO
 from tests.factories import add_sandmann_outputs
 from tests.pipeline.annotation.conftest import PASSWORD
@@ -54,80 +52,64 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="dxtrace-shots-"))
     url = f"sqlite:///{root / 'study.db'}"
     _data(url)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "annotator/app.py", "--server.port", str(port)],
-        cwd=REPO, env={**os.environ, "DXTRACE_DB": url}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    with serve_app(url) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
 
-            def settle() -> None:
-                time.sleep(1.5)
+        def settle() -> None:
+            time.sleep(1.5)
 
-            def sign_in(user: str) -> None:
-                page.goto(base)
-                page.get_by_label("Username").wait_for(timeout=60_000)
-                settle()
-                if user == "ann1":
-                    page.screenshot(path=SHOTS / "sign-in.png")
-                page.get_by_label("Username").fill(user)
-                page.get_by_label("Password", exact=True).fill(PASSWORD)
-                page.keyboard.press("Enter")
-                page.get_by_text("Sign out").wait_for(timeout=60_000)
-                settle()
+        def sign_in(user: str) -> None:
+            page.goto(base)
+            page.get_by_label("Username").wait_for(timeout=60_000)
+            settle()
+            if user == "ann1":
+                page.screenshot(path=SHOTS / "sign-in.png")
+            page.get_by_label("Username").fill(user)
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.keyboard.press("Enter")
+            page.get_by_text("Sign out").wait_for(timeout=60_000)
+            settle()
 
-            sign_in("ann1")
-            page.wait_for_function("window.__dxShortcuts === true")
-            page.get_by_text("Item 1 of 74").click()
-            page.keyboard.press("2")
-            page.locator(".st-key-lbl_ev_red_flag_failure").wait_for()
-            page.keyboard.press("3")
-            page.locator(".st-key-lbl_ev_priority_inversion").wait_for()
-            page.get_by_label("Rationale").fill("Dismisses the hypercalcaemia; ranks the adenoma below benign causes.")
+        sign_in("ann1")
+        page.wait_for_function("window.__dxShortcuts === true")
+        page.get_by_text("Item 1 of 74").click()
+        page.keyboard.press("2")
+        page.locator(".st-key-lbl_ev_red_flag_failure").wait_for()
+        page.keyboard.press("3")
+        page.locator(".st-key-lbl_ev_priority_inversion").wait_for()
+        page.get_by_label("Rationale").fill("Dismisses the hypercalcaemia; ranks the adenoma below benign causes.")
+        settle()
+        search = page.get_by_label("Search in the trace")
+        search.fill("cortisol")
+        search.press("Enter")
+        page.get_by_text("steps match:").first.wait_for(timeout=30_000)
+        settle()
+        page.set_viewport_size({"width": 1500, "height": 1900})
+        page.get_by_text("Item 1 of 74").click()
+        settle()
+        page.screenshot(path=SHOTS / "annotate.png")
+        page.set_viewport_size({"width": 1500, "height": 1100})
+        page.get_by_role("link", name="Grading").click()
+        page.get_by_text("Grading of uncertain matches").wait_for()
+        settle()
+        page.screenshot(path=SHOTS / "grading.png")
+        page.get_by_role("link", name="Codebook").click()
+        page.get_by_text("Codebook · version 1").wait_for()
+        settle()
+        page.screenshot(path=SHOTS / "codebook.png", full_page=True)
+        sign_in("lead")
+        for name, title, shot in (
+            ("Study overview", "Study overview ·", "overview.png"),
+            ("Assignment", "Assignment", "assignment.png"),
+            ("Study settings", "Study settings", "settings.png"),
+        ):
+            page.get_by_role("link", name=name).click()
+            page.get_by_role("heading", name=title).first.wait_for()
             settle()
-            search = page.get_by_label("Search in the trace")
-            search.fill("cortisol")
-            search.press("Enter")
-            page.get_by_text("steps match:").first.wait_for(timeout=30_000)
-            settle()
-            page.set_viewport_size({"width": 1500, "height": 1900})
-            page.get_by_text("Item 1 of 74").click()
-            settle()
-            page.screenshot(path=SHOTS / "annotate.png")
-            page.set_viewport_size({"width": 1500, "height": 1100})
-            page.get_by_role("link", name="Grading").click()
-            page.get_by_text("Grading of uncertain matches").wait_for()
-            settle()
-            page.screenshot(path=SHOTS / "grading.png")
-            page.get_by_role("link", name="Codebook").click()
-            page.get_by_text("Codebook · version 1").wait_for()
-            settle()
-            page.screenshot(path=SHOTS / "codebook.png", full_page=True)
-            sign_in("lead")
-            for name, title, shot in (
-                ("Study overview", "Study overview ·", "overview.png"),
-                ("Assignment", "Assignment", "assignment.png"),
-                ("Study settings", "Study settings", "settings.png"),
-            ):
-                page.get_by_role("link", name=name).click()
-                page.get_by_role("heading", name=title).first.wait_for()
-                settle()
-                page.screenshot(path=SHOTS / shot)
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+            page.screenshot(path=SHOTS / shot)
+        browser.close()
     print("\n".join(str(p.relative_to(REPO)) for p in sorted(SHOTS.glob("*.png"))))
 
 

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import select
 
+from annotator.serve import serve_app
 from db.engine import make_engine, session_scope
 from db.migrate import upgrade
 from db.models import Annotation, Annotator, Response
+from tests._browser import ARGS, CHROMIUM, require_chromium
 from tests.annotator.conftest import assigned_world, first_item
 from tests.conftest import REPO
 from tests.pipeline.annotation.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]  # fmt: skip
 HOSTILE = [
     "<script>window.__pwned = 1; document.title = 'pwned'</script> The patient is stable.",
     '<img src="x" onerror="window.__pwned = 2; document.title = \'pwned\'"> Consider anaemia.',
@@ -33,17 +25,10 @@ HOSTILE = [
 SHOTS = REPO / "docs" / "screenshots"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A study database with a hostile first item, and `streamlit run annotator/app.py` serving it."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run ./run test (it installs the Debian package)")
+    require_chromium()
     root = tmp_path_factory.mktemp("browser")
     url = f"sqlite:///{root / 'study.db'}"
     engine = make_engine(url)
@@ -55,29 +40,12 @@ def served(tmp_path_factory):
         response.trace = "\n\n".join([*HOSTILE, response.trace])
         response.answer = "<script>window.__pwned = 4</script>"
         s.add(response)
-    port = _free_port()
-    env = {**os.environ, "DXTRACE_DB": url}
-    log = open(root / "streamlit.log", "w")  # noqa: SIM115 (closed at teardown)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "annotator/app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
+    with (root / "streamlit.log").open("w") as log:
         try:
-            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"streamlit did not start: {(root / 'streamlit.log').read_text()}")
-    yield {"base": base, "engine": engine, "world": world, "rid": rid}
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+            with serve_app(url, log=log) as base:
+                yield {"base": base, "engine": engine, "world": world, "rid": rid}
+        except RuntimeError as exc:
+            pytest.fail(f"{exc}: {(root / 'streamlit.log').read_text()}")
     engine.dispose()
 
 
@@ -153,8 +121,9 @@ def test_label_with_the_keyboard_save_reload_and_find_it(served, browser):
     page.locator(".st-key-queue_pick").click()
     page.get_by_role("option", name="Item 1  ✓ done").click()
     page.get_by_text("Item 1 of 74 · labelled").wait_for(timeout=30_000)
-    assert page.locator(".st-key-lbl_mode_reasoning_drift input").is_checked()
-    assert page.locator(".st-key-lbl_mode_priority_inversion input").is_checked()
-    assert not page.locator(".st-key-lbl_mode_red_flag_failure input").is_checked()
+    # Streamlit redraws the column after the heading: wait for the stored labels rather than read a stale form.
+    expect(page.locator(".st-key-lbl_mode_reasoning_drift input")).to_be_checked(timeout=30_000)
+    expect(page.locator(".st-key-lbl_mode_priority_inversion input")).to_be_checked()
+    expect(page.locator(".st-key-lbl_mode_red_flag_failure input")).not_to_be_checked()
     assert page.evaluate("window.__pwned") is None
     page.close()

@@ -12,18 +12,10 @@ from sqlmodel import select
 from db.engine import session_scope
 from db.models import Study
 from pipeline.report import write_report
+from tests._browser import ARGS, CHROMIUM, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DOCS_SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 # docs/screenshots/ is refreshed only on request (DXTRACE_SCREENSHOTS=1), so a test run leaves the tree clean.
 SHOTS_TO_DOCS = os.environ.get("DXTRACE_SCREENSHOTS") == "1"
@@ -39,8 +31,7 @@ TITLES = {
 
 def test_report_opens_offline_with_every_section(clustered_study, tmp_path):
     screenshot = (DOCS_SHOTS if SHOTS_TO_DOCS else tmp_path) / "report.png"
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run ./run test (it installs the Debian package)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with session_scope(clustered_study) as s:
