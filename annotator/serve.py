@@ -6,24 +6,16 @@ The demo, the real-browser tests, the screenshot script and the app benchmark al
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from pipeline._process import free_port, running
+
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "annotator" / "app.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def app_command(port: int) -> list[str]:
@@ -41,23 +33,8 @@ def app_env(db_url: str) -> dict[str, str]:
 def serve_app(db_url: str, *, port: int | None = None, log: IO | None = None, timeout_s: float = 90) -> Iterator[str]:
     """`streamlit run annotator/app.py` on the study database; yields the base URL once the app answers."""
     port = port or free_port()
-    out = log if log is not None else subprocess.DEVNULL
-    proc = subprocess.Popen(app_command(port), cwd=REPO, env=app_env(db_url), stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + timeout_s
-        while True:
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"the annotation app did not start on {base}") from None
-                time.sleep(0.5)
+    with running(
+        app_command(port), f"{base}/_stcore/health", cwd=REPO, env=app_env(db_url), log=log, timeout_s=timeout_s
+    ):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()

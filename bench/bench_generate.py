@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,7 +31,7 @@ from db.migrate import upgrade  # noqa: E402
 from db.models import Case  # noqa: E402
 from pipeline.generate import ensure_case_set, generate, load_template  # noqa: E402
 from pipeline.generate._llamacpp import DEFAULT_N_CTX, load_llama  # noqa: E402
-from pipeline.local_models import cpu_threads, default_gguf_path  # noqa: E402
+from pipeline.local_models import cpu_threads, default_gguf_path, serve_gguf  # noqa: E402
 
 
 def study_file(folder: Path, name: str, cases: list[str], max_tokens: int, backend: str, base_url: str | None) -> Path:
@@ -98,44 +95,6 @@ def pipeline_run(folder: Path, tag: str, cases: list[str], max_tokens: int, **kw
     (m,) = summary.models
     assert m.failed == 0, f"{m.failed} requests failed"
     return m.completion_tokens, wall
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(threads: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(default_gguf_path()),
-        "--model_alias",
-        "smollm2",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_threads",
-        str(threads),
-        "--n_ctx",
-        "2048",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("llama_cpp.server did not start")
 
 
 def main() -> None:
@@ -215,8 +174,7 @@ def main() -> None:
 
     if args.skip_server:
         return
-    proc, url = start_server(threads)
-    try:
+    with serve_gguf(threads=threads) as url:
         server_keys = prompts(fresh_engine(folder, "prompts2"), args.server_cases)[0]
         pipeline_run(folder, "warm", server_keys[:1], 8, backend="openai", base_url=url)  # warm-up
         print(
@@ -229,9 +187,6 @@ def main() -> None:
                 folder, f"server{c}", server_keys, args.max_tokens, backend="openai", base_url=url, concurrency=c
             )
             print(f"| {c} | {t} | {w:.2f} | {t / w:.1f} | {len(server_keys) / w:.2f} |")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

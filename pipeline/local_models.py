@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,3 +59,22 @@ def load_embedding_model():
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(embedding_model_dir()), device="cpu", local_files_only=True)
+
+
+@contextmanager
+def serve_gguf(
+    path: Path | None = None, *, threads: int | None = None, n_ctx: int = 2048, alias: str = "smollm2"
+) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on a GGUF (default: the shipped SmolLM2), on 127.0.0.1.
+
+    Yields the base URL (".../v1") once the server answers; stops it when the block ends.
+    """
+    from pipeline._process import free_port, running
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(path or default_gguf_path()),
+           "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
+           "--n_threads", str(threads or cpu_threads()), "--n_ctx", str(n_ctx)]  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+    with running(cmd, f"{url}/models"):
+        yield url

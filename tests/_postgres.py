@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from pipeline._process import free_port
+
 
 def _bin_dir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
@@ -22,17 +24,11 @@ def _bin_dir() -> Path:
     raise RuntimeError("PostgreSQL is not installed: run ./run test (it installs the Debian package postgresql)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PostgresServer:
     def __init__(self, root: Path):
         self.root = root
         self.bin = _bin_dir()
-        self.port = _free_port()
+        self.port = free_port()
         self.data = root / "data"
         self.user = "dxtrace"
         # PostgreSQL refuses to run as root; run it as the postgres system user then.

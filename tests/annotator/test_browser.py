@@ -10,6 +10,7 @@ from annotator.serve import serve_app
 from db.engine import make_engine, session_scope
 from db.migrate import upgrade
 from db.models import Annotation, Annotator, Response
+from pipeline.errors import DxTraceError
 from tests._browser import ARGS, CHROMIUM, require_chromium
 from tests.annotator.conftest import assigned_world, first_item
 from tests.conftest import REPO
@@ -44,7 +45,7 @@ def served(tmp_path_factory):
         try:
             with serve_app(url, log=log) as base:
                 yield {"base": base, "engine": engine, "world": world, "rid": rid}
-        except RuntimeError as exc:
+        except DxTraceError as exc:
             pytest.fail(f"{exc}: {(root / 'streamlit.log').read_text()}")
     engine.dispose()
 

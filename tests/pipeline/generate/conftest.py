@@ -8,13 +8,8 @@ local llama.cpp server cannot produce; the openai client talks to it over HTTP.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,15 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.local_models import default_gguf_path
+from pipeline.errors import DxTraceError
+from pipeline.local_models import serve_gguf
 
 REPLIES = Path(__file__).parent / "replies"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_study(
@@ -143,47 +133,8 @@ def replay() -> Iterator[ReplayServer]:
 @pytest.fixture(scope="session")
 def llama_server() -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on the shipped GGUF; yields its base URL."""
-    port = free_port()
-    gguf = default_gguf_path()
-    cmd = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(gguf),
-        "--model_alias",
-        "smollm2",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_threads",
-        "2",
-        "--n_ctx",
-        "2048",
-    ]
-    log = open(os.devnull, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 180
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                pytest.fail("llama_cpp.server did not start within 180 s")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        with serve_gguf(threads=2) as url:
+            yield url
+    except DxTraceError as exc:
+        pytest.fail(f"llama_cpp.server: {exc}")
