@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 from annotator.serve import serve_app
@@ -14,7 +13,7 @@ from db.engine import make_engine, session_scope
 from db.migrate import upgrade
 from db.models import Grade
 from pipeline.annotation import AnnotationInput, annotator_queue, save_annotation
-from tests._browser import ARGS, CHROMIUM
+from tests._browser import ARGS, CHROMIUM, new_app_page, wait_idle
 from tests.annotator.conftest import assigned_world
 from tests.annotator.test_browser import SHOTS
 from tests.conftest import REPO
@@ -55,10 +54,10 @@ def main() -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with serve_app(url) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page = new_app_page(browser, viewport={"width": 1500, "height": 1100})
 
         def settle() -> None:
-            time.sleep(1.5)
+            wait_idle(page)
 
         def sign_in(user: str) -> None:
             page.goto(base)

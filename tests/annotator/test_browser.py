@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
@@ -11,7 +13,7 @@ from db.engine import make_engine, session_scope
 from db.migrate import upgrade
 from db.models import Annotation, Annotator, Response
 from pipeline.errors import DxTraceError
-from tests._browser import ARGS, CHROMIUM, require_chromium
+from tests._browser import ARGS, CHROMIUM, new_app_page, pick_option, require_chromium, wait_idle
 from tests.annotator.conftest import assigned_world, first_item
 from tests.conftest import REPO
 from tests.pipeline.annotation.conftest import PASSWORD
@@ -66,10 +68,11 @@ def _sign_in(page, base: str, username: str) -> None:
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.keyboard.press("Enter")
     page.get_by_text("Reasoning trace ·").wait_for(timeout=60_000)
+    wait_idle(page)
 
 
 def test_label_with_the_keyboard_save_reload_and_find_it(served, browser):
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page = new_app_page(browser, viewport={"width": 1440, "height": 1000})
     requests: list[str] = []
     dialogs: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
@@ -88,6 +91,7 @@ def test_label_with_the_keyboard_save_reload_and_find_it(served, browser):
     assert [u for u in requests if not u.startswith((served["base"], "data:", "blob:"))] == []  # nothing leaves
 
     # search inside the trace: only the matching steps are drawn
+    wait_idle(page)
     search = page.get_by_label("Search in the trace")
     search.fill("anaemia")
     search.press("Enter")
@@ -98,6 +102,7 @@ def test_label_with_the_keyboard_save_reload_and_find_it(served, browser):
 
     # label with the keyboard: 1 and 3 tick two modes, Ctrl+Enter saves and opens the next item
     page.wait_for_function("window.__dxShortcuts === true")  # the shortcut script is in place
+    wait_idle(page)
     page.get_by_text("Item 1 of 74").click()  # focus on the page, not in a field
     page.keyboard.press("1")
     page.locator(".st-key-lbl_ev_reasoning_drift").wait_for()
@@ -119,8 +124,7 @@ def test_label_with_the_keyboard_save_reload_and_find_it(served, browser):
     page.reload()
     _sign_in(page, served["base"], "ann1")
     page.get_by_text("Item 2 of 74 · to do").wait_for()
-    page.locator(".st-key-queue_pick").click()
-    page.get_by_role("option", name="Item 1  ✓ done").click()
+    pick_option(page, "queue_pick", re.compile(r"^Item 1\s+✓ done$"))
     page.get_by_text("Item 1 of 74 · labelled").wait_for(timeout=30_000)
     # Streamlit redraws the column after the heading: wait for the stored labels rather than read a stale form.
     expect(page.locator(".st-key-lbl_mode_reasoning_drift input")).to_be_checked(timeout=30_000)
