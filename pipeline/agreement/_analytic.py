@@ -67,6 +67,8 @@ def _finish(value: float, terms: np.ndarray, centre: float, pa: float, pe: float
     if n < 2:
         return Analytic(value, None, None, None, None, None, pa, pe, method)
     var = float(np.sum((terms - centre) ** 2) / (n * (n - 1)))
+    if not np.isfinite(var) or not np.isfinite(value):
+        return Analytic(value, None, None, None, None, None, pa, pe, method + "; variance undefined")
     se = float(np.sqrt(max(var, 0.0)))
     if se <= 1e-12:
         return Analytic(value, 0.0, None, None, None, None, pa, pe, method + "; standard error 0", n - 1)
