@@ -61,7 +61,9 @@ def distance_weights(distance: np.ndarray) -> np.ndarray:
     return 1.0 - (d / top if top > 0 else d)
 
 
-def _finish(value: float, terms: np.ndarray, centre: float, pa: float, pe: float, method: str, level: float) -> Analytic:
+def _finish(
+    value: float, terms: np.ndarray, centre: float, pa: float, pe: float, method: str, level: float
+) -> Analytic:
     """SE from the items' linearised terms; t(n-1) interval clipped to [-1, 1] and p-value."""
     n = len(terms)
     if n < 2:
@@ -142,7 +144,7 @@ def krippendorff_analytic(counts: np.ndarray, w: np.ndarray | None = None, level
     c = c_all[c_all.sum(axis=1) >= 2]
     w = np.eye(c.shape[1]) if w is None else np.asarray(w, dtype=float)
     r = c.sum(axis=1)
-    n, rbar = len(c), r.mean()
+    rbar = r.mean()
     eps = 1.0 / r.sum()
     sum_q = (c * (c @ w.T - 1.0)).sum(axis=1)
     pa_prime = float(np.mean(sum_q / (rbar * (r - 1.0))))

@@ -191,9 +191,7 @@ def conger_fn(codes: np.ndarray, n_values: int, w: np.ndarray | None = None) -> 
     for g in raters:
         idx = np.flatnonzero(~np.isnan(codes[g]))
         onehots.append(
-            sparse.csr_matrix(
-                (np.ones(len(idx)), (idx, codes[g, idx].astype(int))), shape=(codes.shape[1], n_values)
-            )
+            sparse.csr_matrix((np.ones(len(idx)), (idx, codes[g, idx].astype(int))), shape=(codes.shape[1], n_values))
         )
     r = len(raters)
 

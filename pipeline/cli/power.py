@@ -28,7 +28,9 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agreement", metavar="P", help="share of cases both get right or both get wrong")
     p.add_argument("--p10", metavar="P", help="share of cases only A gets right (instead of accuracies)")
     p.add_argument("--p01", metavar="P", help="share of cases only B gets right (instead of accuracies)")
-    p.add_argument("--alpha", default=str(DEFAULT_ALPHA), help=f"two-sided significance level (default {DEFAULT_ALPHA})")
+    p.add_argument(
+        "--alpha", default=str(DEFAULT_ALPHA), help=f"two-sided significance level (default {DEFAULT_ALPHA})"
+    )
     p.add_argument("--power", default="0.8", help="target power (default 0.8)")
     p.add_argument("--n", metavar="CASES", help="instead of a sample size: the power at this many cases")
     p.add_argument(
@@ -72,7 +74,9 @@ def design_from_args(args: argparse.Namespace) -> Discordance:
         if p10 is None or p01 is None:
             raise DxTraceError("--p10 and --p01 go together")
         if pa is not None or pb is not None or rho is not None or agree is not None:
-            raise DxTraceError("give either --p10/--p01 or --accuracy-a/--accuracy-b (with --correlation or --agreement)")
+            raise DxTraceError(
+                "give either --p10/--p01 or --accuracy-a/--accuracy-b (with --correlation or --agreement)"
+            )
         return check_discordance(p10, p01)
     if pa is None or pb is None:
         raise DxTraceError("give --accuracy-a and --accuracy-b (or --p10 and --p01)")
