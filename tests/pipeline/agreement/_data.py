@@ -139,10 +139,10 @@ IRRCAC_G1G2 = [
     list("abccbddabea") + [nan] + list("bb"),
 ]
 IRRCAC_GENDER = [
-    "a a a a a b b b c a a a a a b".split(),
-    "a a a a b a b c c a a a a b a".split(),
-    "a b b c a a b b c a b b c a a".split(),
-    "c c c c a a b b c c c c c a a".split(),
+    list("a a a a a b b b c a a a a a b".replace(" ", "")),
+    list("a a a a b a b c c a a a a b a".replace(" ", "")),
+    list("a b b c a a b b c a b b c a a".replace(" ", "")),
+    list("c c c c a a b b c c c c c a a".replace(" ", "")),
 ]
 IRRCAC_BEN_GERRY = [
     list("aabbdcccedda"),
