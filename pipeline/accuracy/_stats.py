@@ -105,6 +105,9 @@ def proportion_ci(successes: int, n: int, *, conf_level: float = 0.95, method: C
         lo, hi = wilson_cc_interval(successes, n, conf_level)
     else:
         lo, hi = proportion_confint(successes, n, alpha=1 - conf_level, method=_STATSMODELS_CI[method])
+        if method == "jeffreys":
+            # Brown, Cai & DasGupta (2001, sec. 4.1.2): the bound at an observed 0 or n is 0 or 1.
+            lo, hi = (0.0 if successes == 0 else lo), (1.0 if successes == n else hi)
     # statsmodels can return -1e-17 / 1+1e-16 at the bounds; clip for clean tables.
     return Proportion(successes, n, successes / n, max(0.0, float(lo)), min(1.0, float(hi)), method, conf_level)
 
