@@ -232,3 +232,18 @@ def test_analytic_value_is_the_point_estimate():
     assert rep.label_set["alpha_nominal"].value == pytest.approx(
         krippendorff_analytic(value_counts(codes, q)).value, abs=1e-12
     )
+
+
+def test_agreement_page_function_lists_the_analytic_figures():
+    from annotator.views.agreement import analytic_table
+
+    rep = compute_agreement(from_matrix(IRRCAC_4RATERS), n_boot=0, min_items=2)
+    table = analytic_table(rep)
+    assert {"value", "SE", "z", "p", "asymptotic CI"} <= set(table.columns)
+    fleiss = table[(table["variable"] == "label set") & (table["statistic"] == "Fleiss' κ")].iloc[0]
+    assert (fleiss["value"], fleiss["SE"], fleiss["p"], fleiss["asymptotic CI"]) == (
+        "0.76",
+        "0.153",
+        "<0.001",
+        "[0.42, 1.00]",
+    )
