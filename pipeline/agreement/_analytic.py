@@ -111,7 +111,32 @@ def fleiss_analytic(counts: np.ndarray, w: np.ndarray | None = None, level: floa
     pi_w = (t.w @ t.pi + t.w.T @ t.pi) / 2.0
     pe_i = (t.c @ pi_w) / t.r
     terms = t.kappa_terms(pe) - 2.0 * (1.0 - kappa) * (pe_i - pe) / (1.0 - pe)
-    return _finish(kappa, terms, kappa, t.pa, pe, "Gwet (2014) linearisation, t(n-1)", level)
+    method = "Gwet (2014) linearisation, t(n-1)"
+    null = fleiss_null_test(counts) if w is None or np.allclose(w, np.eye(len(w))) else None
+    if null is not None:
+        method += f"; Fleiss, Nee & Landis (1979) SE under H0 {null[0]:.4f}, z {null[1]:.2f} (as SPSS, R irr)"
+    return _finish(kappa, terms, kappa, t.pa, pe, method, level)
+
+
+def fleiss_null_test(counts: np.ndarray) -> tuple[float, float, float] | None:
+    """Fleiss, Nee & Landis (1979) test of Fleiss' kappa = 0: (SE under H0, z, two-sided normal p), as
+    SPSS and R's irr (kappam.fleiss) print it. Only defined when every rated item has as many ratings."""
+    c = np.asarray(counts, dtype=float)
+    c = c[c.sum(axis=1) > 0]
+    m = np.unique(c.sum(axis=1))
+    if len(c) == 0 or len(m) != 1 or m[0] < 2:
+        return None
+    n, m = len(c), float(m[0])
+    p = c.sum(axis=0) / (n * m)
+    pq = p * (1.0 - p)
+    s = pq.sum()
+    if s <= 0:
+        return None
+    se0 = float(np.sqrt(2.0 / (n * m * (m - 1.0)) * (s**2 - np.sum(pq * ((1.0 - p) - p))) / s**2))
+    pa = float(np.mean(((c * c).sum(axis=1) - m) / (m * (m - 1.0))))
+    kappa = (pa - float(np.sum(p * p))) / (1.0 - float(np.sum(p * p)))
+    z = kappa / se0
+    return se0, z, float(2 * stats.norm.sf(abs(z)))
 
 
 def ac1_analytic(counts: np.ndarray, w: np.ndarray | None = None, level: float = 0.95) -> Analytic:
@@ -236,6 +261,7 @@ __all__ = [
     "conger_analytic",
     "distance_weights",
     "fleiss_analytic",
+    "fleiss_null_test",
     "krippendorff_analytic",
     "weight_matrix",
 ]

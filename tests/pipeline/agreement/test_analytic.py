@@ -247,3 +247,19 @@ def test_agreement_page_function_lists_the_analytic_figures():
         "<0.001",
         "[0.42, 1.00]",
     )
+
+
+def test_fleiss_nee_landis_z_matches_r_irr():
+    # R irr::kappam.fleiss on Fleiss' (1971) diagnoses: kappa 0.4302445, z = 17.65183 (the output is
+    # reproduced in statsmodels' test_inter_rater.py). The z uses Fleiss, Nee & Landis' (1979) SE under H0.
+    from pipeline.agreement._analytic import fleiss_null_test
+
+    counts = np.stack([(np.array(FLEISS_1971) == v).sum(axis=1) for v in range(1, 6)], axis=1)
+    se0, z, p = fleiss_null_test(counts)
+    assert z == pytest.approx(17.65183, abs=1e-5)
+    assert p < 1e-12
+    assert "z 17.65" in fleiss_analytic(counts).method
+    # Undefined when items have different numbers of ratings (Gwet's SE still is).
+    codes, q = codes_of(IRRCAC_4RATERS)
+    assert fleiss_null_test(value_counts(codes, q)) is None
+    assert fleiss_analytic(value_counts(codes, q)).se is not None
