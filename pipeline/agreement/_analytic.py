@@ -194,35 +194,47 @@ def _one_hot(codes: np.ndarray, q: int) -> np.ndarray:
     return out
 
 
+class _Conger:
+    """Conger's chance agreement from each rater's own shares (the point estimate's pieces)."""
+
+    def __init__(self, codes: np.ndarray, n_values: int, w: np.ndarray | None):
+        x = np.asarray(codes, dtype=float)
+        x = x[:, ~np.isnan(x).all(axis=0)]
+        self.x = x[~np.isnan(x).all(axis=1)]
+        self.w = np.eye(n_values) if w is None else np.asarray(w, dtype=float)
+        self.delta = _one_hot(self.x, n_values)  # g, i, k
+        self.t = _Terms(self.delta.sum(axis=0), self.w)
+        self.r = self.x.shape[0]
+        classif = self.delta.sum(axis=1)  # g, k
+        self.ng = classif.sum(axis=1)
+        self.p = classif / self.ng[:, None]
+        pbar = self.p.mean(axis=0)
+        s2 = (self.p.T @ self.p - self.r * np.outer(pbar, pbar)) / (self.r - 1.0)
+        self.pe = float(np.sum(self.w * (np.outer(pbar, pbar) - s2 / self.r)))
+        self.kappa = (self.t.pa - self.pe) / (1.0 - self.pe)
+
+
+def conger_value(codes: np.ndarray, n_values: int, w: np.ndarray | None = None) -> float:
+    """Conger's kappa alone (no variance): what the point estimate needs."""
+    return _Conger(codes, n_values, w).kappa
+
+
 def conger_analytic(codes: np.ndarray, n_values: int, w: np.ndarray | None = None, level: float = 0.95) -> Analytic:
     """Conger's (1980) kappa: Fleiss' agreement with chance from each rater's own marginals
     (Cohen's kappa generalised to many raters; with two raters and no missing rating it is Cohen's).
 
     codes: (raters x items) value indices, NaN = missing; raters and items without any rating drop out.
     """
-    x = np.asarray(codes, dtype=float)
-    x = x[:, ~np.isnan(x).all(axis=0)]
-    x = x[~np.isnan(x).all(axis=1)]
-    w = np.eye(n_values) if w is None else np.asarray(w, dtype=float)
-    delta = _one_hot(x, n_values)  # g, i, k
-    counts = delta.sum(axis=0)
-    t = _Terms(counts, w)
-    n_raters, n = x.shape
-    classif = delta.sum(axis=1)  # g, k
-    ng = classif.sum(axis=1)
-    p = classif / ng[:, None]
-    pbar = p.mean(axis=0)
-    s2 = (p.T @ p - n_raters * np.outer(pbar, pbar)) / (n_raters - 1.0)
-    pe = float(np.sum(w * (np.outer(pbar, pbar) - s2 / n_raters)))
-    kappa = (t.pa - pe) / (1.0 - pe)
-    rated = (~np.isnan(x)).astype(float)  # g, i
+    c = _Conger(codes, n_values, w)
+    t, p, ng, n = c.t, c.p, c.ng, c.x.shape[1]
+    rated = (~np.isnan(c.x)).astype(float)  # g, i
     # lambda_ig = sum_k [sum_l W_kl (delta_igl - (eps_ig - n_g/n) p_gl)] (n/n_g) (sum_h p_hk - p_gk)
-    a = delta @ w.T - (rated - ng[:, None] / n)[:, :, None] * (p @ w.T)[:, None, :]
+    a = c.delta @ c.w.T - (rated - ng[:, None] / n)[:, :, None] * (p @ c.w.T)[:, None, :]
     others = p.sum(axis=0)[None, :] - p  # g, k
     lam = np.einsum("gik,gk->gi", a, others) * (n / ng)[:, None]
-    pe_i = lam.sum(axis=0) / (n_raters * (n_raters - 1.0))
-    terms = t.kappa_terms(pe) - 2.0 * (1.0 - kappa) * (pe_i - pe) / (1.0 - pe)
-    return _finish(kappa, terms, kappa, t.pa, pe, "Gwet (2014) linearisation, t(n-1)", level)
+    pe_i = lam.sum(axis=0) / (c.r * (c.r - 1.0))
+    terms = t.kappa_terms(c.pe) - 2.0 * (1.0 - c.kappa) * (pe_i - c.pe) / (1.0 - c.pe)
+    return _finish(c.kappa, terms, c.kappa, t.pa, c.pe, "Gwet (2014) linearisation, t(n-1)", level)
 
 
 def cohen_analytic(table: np.ndarray, *, weighting: str = "identity", scores: Sequence[float] | None = None,
@@ -259,6 +271,7 @@ __all__ = [
     "bp_analytic",
     "cohen_analytic",
     "conger_analytic",
+    "conger_value",
     "distance_weights",
     "fleiss_analytic",
     "fleiss_null_test",

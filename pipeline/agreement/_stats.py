@@ -17,7 +17,7 @@ import krippendorff
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
 
-from pipeline.agreement._analytic import bp_analytic, conger_analytic, fleiss_analytic
+from pipeline.agreement._analytic import bp_analytic, conger_value, fleiss_analytic
 
 Result = tuple[float | None, str | None]
 
@@ -165,7 +165,7 @@ def conger_kappa(
     raters = int((~np.isnan(codes)).any(axis=1).sum())
     if raters < 2:
         return None, "fewer than two raters"
-    return _finite(conger_analytic(codes, n_values, weights).value)
+    return _finite(conger_value(codes, n_values, weights))
 
 
 def _finite(value: float) -> Result:
