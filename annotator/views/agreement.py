@@ -21,6 +21,7 @@ from pipeline.agreement import (
     confusion,
     ratings_from_db,
 )
+from pipeline.agreement._report import analytic_text
 
 LEVELS = (0.90, 0.95, 0.99)
 
@@ -50,6 +51,11 @@ def pairwise_heatmap(report: AgreementReport, label: str) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
     return fig
+
+
+def analytic_table(report: AgreementReport) -> pd.DataFrame:
+    """Every figure with an analytic SE: value, SE, z, p and asymptotic interval, formatted for the page."""
+    return analytic_text(report.analytic_frame())
 
 
 def variable_choices(report: AgreementReport) -> list[str]:
@@ -135,6 +141,15 @@ def render(ctx: ViewContext) -> None:
     else:
         st.info("No two annotators have labelled the same item yet.")
 
+    analytic = analytic_table(report)
+    if len(analytic):
+        with st.expander("Standard errors, z and p (analytic, for checking against irrCAC or SAS)"):
+            st.caption(
+                "Gwet (2014) / irrCAC linearised SEs with t(n−1) intervals for α, Fleiss', Conger's and "
+                "Brennan-Prediger κ and AC1; Cohen's κ per pair as SAS PROC FREQ. Items are treated as "
+                "independent here; the bootstrap above resamples whole cases."
+            )
+            st.dataframe(analytic, hide_index=True, width="stretch", key="agr_analytic")
     st.subheader("Download")
     c = st.columns(3)
     c[0].download_button("Figures (CSV)", report.to_frame().to_csv(index=False), "agreement.csv", "text/csv")
@@ -142,4 +157,4 @@ def render(ctx: ViewContext) -> None:
     c[2].download_button("Tables (Markdown)", report.to_markdown(), "agreement.md", "text/markdown")
 
 
-__all__ = ["NO_ERROR", "pairwise_heatmap", "render", "variable_choices"]
+__all__ = ["NO_ERROR", "analytic_table", "pairwise_heatmap", "render", "variable_choices"]

@@ -124,6 +124,7 @@ class AccuracyReport:
                     "both_wrong": r.counts.neither,
                     "test": r.test.method,
                     "statistic": r.test.statistic,
+                    "z": r.test.z,  # signed McNemar z, positive when A is right more often
                     "p": r.test.p_value,
                     "p_adjusted": r.p_adjusted,
                     "significant": r.significant,

@@ -19,19 +19,19 @@ from statsmodels.stats.proportion import proportion_confint
 
 from pipeline.errors import DxTraceError
 
-CIMethod = Literal["wilson", "clopper-pearson"]
+CIMethod = Literal["wilson", "clopper-pearson", "wilson-cc", "jeffreys"]
 McNemarMethod = Literal["exact", "mid-p", "chi2", "chi2-cc"]
 DifferenceMethod = Literal["newcombe", "wald"]
 Correction = Literal["holm", "bh"]
 
-CI_METHODS: tuple[str, ...] = ("wilson", "clopper-pearson")
+CI_METHODS: tuple[str, ...] = ("wilson", "clopper-pearson", "wilson-cc", "jeffreys")
 MCNEMAR_METHODS: tuple[str, ...] = ("exact", "mid-p", "chi2", "chi2-cc")
 DIFFERENCE_METHODS: tuple[str, ...] = ("newcombe", "wald")
 CORRECTIONS: tuple[str, ...] = ("holm", "bh")
 DEFAULT_ALPHA = 0.01  # the study's significance level
 
 # statsmodels' names for the methods we expose under clinical-paper names.
-_STATSMODELS_CI = {"wilson": "wilson", "clopper-pearson": "beta"}
+_STATSMODELS_CI = {"wilson": "wilson", "clopper-pearson": "beta", "jeffreys": "jeffreys"}
 _STATSMODELS_MULTITEST = {"holm": "holm", "bh": "fdr_bh"}
 
 NO_DISCORDANT = "no discordant pairs"
@@ -73,15 +73,41 @@ class Proportion:
         return f"{pct:.{digits}f}% ({lo:.{digits}f}-{hi:.{digits}f}) {self.successes}/{self.n}"
 
 
+def wilson_cc_interval(successes: int, n: int, conf_level: float) -> tuple[float, float]:
+    """Wilson score interval with continuity correction (Newcombe 1998, method 4; Fleiss 1981).
+
+    statsmodels has no continuity-corrected score interval, so it is written here from
+    Newcombe's closed form; the bounds are 0 at x = 0 and 1 at x = n by definition.
+    """
+    z = float(stats.norm.ppf(1 - (1 - conf_level) / 2))
+    x, p = successes, successes / n
+    q = 1 - p
+    den = 2 * (n + z * z)
+    lower = 0.0
+    if x > 0:
+        lower = (2 * n * p + z * z - 1 - z * math.sqrt(z * z - 2 - 1 / n + 4 * p * (n * q + 1))) / den
+    upper = 1.0
+    if x < n:
+        upper = (2 * n * p + z * z + 1 + z * math.sqrt(z * z + 2 - 1 / n + 4 * p * (n * q - 1))) / den
+    return max(0.0, lower), min(1.0, upper)
+
+
 def proportion_ci(successes: int, n: int, *, conf_level: float = 0.95, method: CIMethod = "wilson") -> Proportion:
-    """Accuracy with a Wilson score (default) or Clopper-Pearson exact interval."""
+    """Accuracy with a Wilson score (default), Wilson with continuity correction, Jeffreys or
+    Clopper-Pearson exact interval."""
     _check_choice(method, CI_METHODS, "interval method")
     _check_alpha(1 - conf_level, "1 - conf_level")
     if n < 0 or successes < 0 or successes > n:
         raise DxTraceError(f"invalid proportion {successes}/{n}")
     if n == 0:
         return Proportion(successes, n, None, None, None, method, conf_level)
-    lo, hi = proportion_confint(successes, n, alpha=1 - conf_level, method=_STATSMODELS_CI[method])
+    if method == "wilson-cc":
+        lo, hi = wilson_cc_interval(successes, n, conf_level)
+    else:
+        lo, hi = proportion_confint(successes, n, alpha=1 - conf_level, method=_STATSMODELS_CI[method])
+        if method == "jeffreys":
+            # Brown, Cai & DasGupta (2001, sec. 4.1.2): the bound at an observed 0 or n is 0 or 1.
+            lo, hi = (0.0 if successes == 0 else lo), (1.0 if successes == n else hi)
     # statsmodels can return -1e-17 / 1+1e-16 at the bounds; clip for clean tables.
     return Proportion(successes, n, successes / n, max(0.0, float(lo)), min(1.0, float(hi)), method, conf_level)
 
@@ -144,6 +170,20 @@ class McNemarResult:
     statistic: float | None  # chi-square for chi2 forms; min(b, c) for exact and mid-p
     p_value: float
     degenerate: str | None = None  # NO_DISCORDANT when b + c == 0 (p = 1 by convention)
+    z: float | None = None  # signed (b - c) / sqrt(b + c): positive when A is right more often
+
+    @property
+    def z_cc(self) -> float | None:
+        """The signed z with continuity correction: sign(b - c) (|b - c| - 1) / sqrt(b + c), 0 if |b - c| <= 1."""
+        if self.b + self.c == 0:
+            return None
+        excess = max(0.0, abs(self.b - self.c) - 1.0)
+        return math.copysign(excess, self.b - self.c) / math.sqrt(self.b + self.c)
+
+
+def signed_z(b: int, c: int) -> float | None:
+    """McNemar's z = (b - c) / sqrt(b + c), signed so that its direction shows which model is better."""
+    return None if b + c == 0 else (b - c) / math.sqrt(b + c)
 
 
 def mcnemar_test(b: int, c: int, *, method: McNemarMethod = "exact") -> McNemarResult:
@@ -167,9 +207,9 @@ def mcnemar_test(b: int, c: int, *, method: McNemarMethod = "exact") -> McNemarR
             p = p - float(stats.binom.pmf(min(b, c), b + c, 0.5))
             if b == c:  # the exact p was capped at 1; the mid-p then is 1 - P(X = b) / 2
                 p = 1.0 - 0.5 * float(stats.binom.pmf(b, b + c, 0.5))
-        return McNemarResult(b, c, method, float(res.statistic), min(1.0, p))
+        return McNemarResult(b, c, method, float(res.statistic), min(1.0, p), z=signed_z(b, c))
     res = mcnemar(table, exact=False, correction=method == "chi2-cc")
-    return McNemarResult(b, c, method, float(res.statistic), float(res.pvalue))
+    return McNemarResult(b, c, method, float(res.statistic), float(res.pvalue), z=signed_z(b, c))
 
 
 @dataclass(frozen=True)
@@ -273,4 +313,6 @@ __all__ = [
     "paired_counts",
     "paired_difference",
     "proportion_ci",
+    "signed_z",
+    "wilson_cc_interval",
 ]

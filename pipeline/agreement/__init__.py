@@ -4,13 +4,16 @@ Public face:
 - agreement_report(session, study_id) / compute_agreement(ratings) -> AgreementReport
 - ratings_from_db(session, study_id), read_ratings_csv(path) -> Ratings
 - settle_final_labels, disagreements, get_disagreement, adjudicate: final labels of responses
-- the statistics themselves (krippendorff_alpha, fleiss_kappa, cohen_kappa, gwet_ac1, masi_distance, ...)
+- the statistics themselves (krippendorff_alpha, fleiss_kappa, cohen_kappa, gwet_ac1, conger_kappa,
+  brennan_prediger, masi_distance, ...), registered as plug-ins (agreement_statistic) with their
+  bootstrap and analytic standard errors (Analytic)
 """
 
 from __future__ import annotations
 
 from sqlmodel import Session
 
+from pipeline.agreement._analytic import Analytic, weight_matrix
 from pipeline.agreement._compute import (
     DEFAULT_MIN_ITEMS,
     DEFAULT_N_BOOT,
@@ -36,6 +39,7 @@ from pipeline.agreement._read import (
     read_ratings_csv,
     study_error_modes,
 )
+from pipeline.agreement._registry import STATISTICS, AgreementStatistic, agreement_statistic
 from pipeline.agreement._report import AgreementReport, markdown_table
 from pipeline.agreement._settle import (
     METHOD_ADJUDICATED,
@@ -57,7 +61,9 @@ from pipeline.agreement._settle import (
     stored_modes,
 )
 from pipeline.agreement._stats import (
+    brennan_prediger,
     cohen_kappa,
+    conger_kappa,
     fleiss_kappa,
     gwet_ac1,
     krippendorff_alpha,
@@ -84,6 +90,13 @@ def agreement_report(
 
 
 __all__ = [
+    "STATISTICS",
+    "Analytic",
+    "AgreementStatistic",
+    "agreement_statistic",
+    "brennan_prediger",
+    "conger_kappa",
+    "weight_matrix",
     "DEFAULT_ERROR_MODES",
     "DEFAULT_MIN_ITEMS",
     "DEFAULT_N_BOOT",

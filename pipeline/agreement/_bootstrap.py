@@ -122,22 +122,89 @@ def _ordinal_alpha_fn(c: np.ndarray, mp: np.ndarray, pair: np.ndarray) -> BootFn
     return fn
 
 
-def fleiss_fn(counts: np.ndarray) -> BootFn:
-    """Fleiss' kappa over the items with two or more ratings (all with the same number)."""
-    m_all = counts.sum(axis=1)
-    pair = np.flatnonzero(m_all >= 2)
+def _weighted_agreement_terms(counts: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Items with two or more ratings and their (weighted) share of agreeing rater pairs."""
+    m = counts.sum(axis=1)
+    pair = np.flatnonzero(m >= 2)
     c = counts[pair].astype(np.float64)
-    m = float(c.sum(axis=1)[0]) if len(c) else 2.0
-    p_i = ((c * c).sum(axis=1) - m) / (m * (m - 1))
+    mp = m[pair].astype(np.float64)
+    return pair, (c * (c @ w.T - 1.0)).sum(axis=1) / (mp * (mp - 1))
 
-    def fn(w: np.ndarray) -> np.ndarray:
-        wp = _take(w, pair)
-        tot = wp.sum(axis=1)
-        pbar = _safe_div(wp @ p_i, tot)
-        p = _safe_div(wp @ c, (m * tot)[:, None])
-        pe = (p * p).sum(axis=1)
-        out = _safe_div(pbar - pe, 1.0 - pe)
-        out[~_variation(p)] = np.nan
+
+def _shares(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rated = np.flatnonzero(counts.sum(axis=1) > 0)
+    c = counts[rated].astype(np.float64)
+    return rated, c / c.sum(axis=1, keepdims=True)
+
+
+def _mean_over(w: np.ndarray, idx: np.ndarray, terms: np.ndarray) -> np.ndarray:
+    wi = _take(w, idx)
+    tot = wi.sum(axis=1)
+    if terms.ndim == 1:
+        return _safe_div(wi @ terms, tot)
+    return _safe_div(wi @ terms, tot[:, None])
+
+
+def fleiss_fn(counts: np.ndarray, w: np.ndarray | None = None) -> BootFn:
+    """Fleiss' kappa generalised to any number of ratings per item (Gwet 2014): agreement over the
+    items with two or more ratings, category shares over every rated item; optional weights."""
+    w = np.eye(counts.shape[1]) if w is None else np.asarray(w, dtype=np.float64)
+    pair, agree = _weighted_agreement_terms(counts, w)
+    rated, share = _shares(counts)
+
+    def fn(wt: np.ndarray) -> np.ndarray:
+        pa = _mean_over(wt, pair, agree)
+        pi = _mean_over(wt, rated, share)
+        pe = np.einsum("bk,kl,bl->b", pi, w, pi)
+        out = _safe_div(pa - pe, 1.0 - pe)
+        out[~_variation(pi)] = np.nan
+        return out
+
+    return fn
+
+
+def bp_fn(counts: np.ndarray, w: np.ndarray | None = None) -> BootFn:
+    """Brennan-Prediger: fixed chance agreement sum(W) / q²."""
+    q = counts.shape[1]
+    w = np.eye(q) if w is None else np.asarray(w, dtype=np.float64)
+    pair, agree = _weighted_agreement_terms(counts, w)
+    rated, share = _shares(counts)
+    pe = float(w.sum() / q**2)
+
+    def fn(wt: np.ndarray) -> np.ndarray:
+        pa = _mean_over(wt, pair, agree)
+        out = (pa - pe) / (1.0 - pe)
+        out[~_variation(_mean_over(wt, rated, share))] = np.nan
+        return out
+
+    return fn
+
+
+def conger_fn(codes: np.ndarray, n_values: int, w: np.ndarray | None = None) -> BootFn:
+    """Conger's kappa: Fleiss' agreement, chance from each rater's own shares in the resample."""
+    w = np.eye(n_values) if w is None else np.asarray(w, dtype=np.float64)
+    counts = np.stack([(codes == v).sum(axis=0) for v in range(n_values)], axis=1)
+    pair, agree = _weighted_agreement_terms(counts, w)
+    rated, share = _shares(counts)
+    raters = [g for g in range(codes.shape[0]) if (~np.isnan(codes[g])).any()]
+    onehots = []
+    for g in raters:
+        idx = np.flatnonzero(~np.isnan(codes[g]))
+        onehots.append(
+            sparse.csr_matrix((np.ones(len(idx)), (idx, codes[g, idx].astype(int))), shape=(codes.shape[1], n_values))
+        )
+    r = len(raters)
+
+    def fn(wt: np.ndarray) -> np.ndarray:
+        pa = _mean_over(wt, pair, agree)
+        # (B x raters x values) shares of each rater in the resample; NaN where a rater drew nothing.
+        cl = np.stack([np.asarray((oh.T @ wt.T).T) for oh in onehots], axis=1)
+        p = _safe_div(cl, cl.sum(axis=2, keepdims=True))
+        pbar = p.mean(axis=1)
+        s2 = (np.einsum("bgk,bgl->bkl", p, p) - r * np.einsum("bk,bl->bkl", pbar, pbar)) / (r - 1)
+        pe = np.einsum("kl,bkl->b", w, np.einsum("bk,bl->bkl", pbar, pbar) - s2 / r)
+        out = _safe_div(pa - pe, 1.0 - pe)
+        out[~_variation(_mean_over(wt, rated, share))] = np.nan
         return out
 
     return fn

@@ -10,7 +10,9 @@ import pandas as pd
 
 from pipeline.agreement import _bootstrap as boot
 from pipeline.agreement import _stats as st
+from pipeline.agreement._analytic import Analytic, cohen_analytic
 from pipeline.agreement._model import NO_ERROR, Estimate, LabelAgreement, PairAgreement, Rating, Ratings
+from pipeline.agreement._registry import STATISTICS, Variable
 from pipeline.agreement._report import AgreementReport
 
 DEFAULT_N_BOOT = 2000
@@ -25,12 +27,20 @@ class _Pending:
         self.statistic, self.value, self.reason, self.counts = statistic, value, reason, counts
         self.samples: list[np.ndarray] = []
         self.fn: boot.BootFn | None = None
+        self.analytic: Analytic | None = None
+
+    def _analytic_fields(self) -> dict:
+        a = self.analytic
+        if a is None or a.se is None:
+            return {}
+        return dict(se=a.se, z=a.z, p_value=a.p_value, ase_low=a.ci_low, ase_high=a.ci_high, se_method=a.method)
 
     def finish(self, n_boot: int, level: float) -> Estimate:
         n_cases, n_items, n_ratings = self.counts
         base = dict(statistic=self.statistic, n_cases=n_cases, n_items=n_items, n_ratings=n_ratings)
         if self.value is None:
             return Estimate(value=None, reason=self.reason, **base)
+        base.update(self._analytic_fields())
         if self.fn is None or n_boot == 0:
             return Estimate(value=self.value, **base)
         values = np.concatenate(self.samples)
@@ -47,9 +57,10 @@ class _Pending:
 
 
 class _Builder:
-    def __init__(self, ratings: Ratings, min_items: int):
+    def __init__(self, ratings: Ratings, min_items: int, level: float = 0.95):
         self.ratings = ratings
         self.min_items = min_items
+        self.level = level
         self.clusters, self.n_clusters = ratings.clusters()
         self.pending: list[_Pending] = []
 
@@ -58,11 +69,18 @@ class _Builder:
         return int(len(np.unique(self.clusters[idx]))), int(len(idx)), int(n_ratings)
 
     def add(
-        self, statistic: str, result: st.Result, counts: tuple[int, int, int], fn: Callable[[], boot.BootFn]
+        self,
+        statistic: str,
+        result: st.Result,
+        counts: tuple[int, int, int],
+        fn: Callable[[], boot.BootFn],
+        analytic: Callable[[], Analytic | None] = lambda: None,
     ) -> _Pending:
         p = _Pending(statistic, result[0], result[1], counts)
         if p.value is not None:
             p.fn = fn()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                p.analytic = analytic()
         self.pending.append(p)
         return p
 
@@ -88,22 +106,17 @@ class _Builder:
         m = counts.sum(axis=1)
         paired = self.counts_of(m >= 2, int(m[m >= 2].sum()))
         out: dict[str, _Pending] = {}
-        mi = self.min_items
+        var = Variable(codes, counts, n_values, names, self.min_items, self.level)
         for name, spec in statistics.items():
-            kind = spec["kind"]
-            if kind == "alpha":
-                kw = {k: spec[k] for k in ("level", "domain", "distance") if k in spec}
-                res = st.krippendorff_alpha(counts, names=names, min_items=mi, **kw)
-                out[name] = self.add(name, res, paired, lambda kw=kw: boot.alpha_fn(counts, **kw))
-            elif kind == "fleiss":
-                res = st.fleiss_kappa(counts, names=names, min_items=mi)
-                out[name] = self.add(name, res, paired, lambda: boot.fleiss_fn(counts))
-            elif kind == "percent":
-                res = st.percent_agreement(counts, min_items=mi)
-                out[name] = self.add(name, res, paired, lambda: boot.percent_fn(counts))
-            elif kind == "ac1":
-                res = st.gwet_ac1(counts, names=names, min_items=mi)
-                out[name] = self.add(name, res, paired, lambda: boot.ac1_fn(counts))
+            plugin = STATISTICS[spec["kind"]]
+            out[name] = self.add(
+                name,
+                plugin.point(var, spec),
+                paired,
+                lambda plugin=plugin, spec=spec: plugin.boot(var, spec),
+                lambda plugin=plugin, spec=spec: plugin.analytic(var, spec),
+            )
+        mi = self.min_items
         pair_list = []
         if pairs:
             raters = self.ratings.raters
@@ -118,6 +131,7 @@ class _Builder:
                     st.cohen_kappa(a, b, n_values=n_values, min_items=mi),
                     c,
                     lambda a=a, b=b: boot.cohen_fn(a, b, n_values),
+                    lambda a=a, b=b: cohen_analytic(_pair_table(a, b, n_values), level=self.level),
                 )
                 pct = self.add(
                     "percent_agreement",
@@ -127,6 +141,24 @@ class _Builder:
                 )
                 pair_list.append((raters[i], raters[j], kap, pct))
         return out, pair_list
+
+
+def _pair_table(a: np.ndarray, b: np.ndarray, n_values: int) -> np.ndarray:
+    """The two raters' (values x values) table on the items both rated."""
+    both = ~(np.isnan(a) | np.isnan(b))
+    tab = np.zeros((n_values, n_values))
+    np.add.at(tab, (a[both].astype(int), b[both].astype(int)), 1.0)
+    return tab
+
+
+# Chance-corrected figures shown for nominal variables besides Krippendorff's alpha.
+_NOMINAL = {
+    "fleiss_kappa": {"kind": "fleiss"},
+    "gwet_ac1": {"kind": "ac1"},
+    "conger_kappa": {"kind": "conger"},
+    "brennan_prediger": {"kind": "bp"},
+    "percent_agreement": {"kind": "percent"},
+}
 
 
 def _label_value(label: str) -> Callable[[Rating], float]:
@@ -155,16 +187,11 @@ def compute_agreement(
     """
     if not 0 < level < 1:
         raise ValueError("level must be between 0 and 1")
-    b = _Builder(ratings, min_items)
+    b = _Builder(ratings, min_items, level)
     n_items_all = len(ratings.items)
     all_items = np.ones(n_items_all, dtype=bool)
     per_label = []
-    binary = {
-        "alpha": {"kind": "alpha", "level": "nominal"},
-        "fleiss_kappa": {"kind": "fleiss"},
-        "gwet_ac1": {"kind": "ac1"},
-        "percent_agreement": {"kind": "percent"},
-    }
+    binary = {"alpha": {"kind": "alpha", "level": "nominal"}, **_NOMINAL}
     for label in (*ratings.labels, NO_ERROR):
         mat, _, _ = ratings.matrix(_label_value(label))
         est, prs = b.variable(mat, 2, names=["absent", "present"], statistics=binary, pairs=pairs)
@@ -178,9 +205,7 @@ def compute_agreement(
     set_stats = {
         "alpha_masi": {"kind": "alpha", "distance": st.masi_matrix(sets)},
         "alpha_nominal": {"kind": "alpha", "level": "nominal"},
-        "fleiss_kappa": {"kind": "fleiss"},
-        "gwet_ac1": {"kind": "ac1"},
-        "percent_agreement": {"kind": "percent"},
+        **_NOMINAL,
     }
     names = [set_name(s) for s in sets]
     est, prs = b.variable(set_codes, max(len(sets), 1), names=names, statistics=set_stats, pairs=pairs)
@@ -193,9 +218,15 @@ def compute_agreement(
     step_codes, _, _ = ratings.matrix(
         lambda r: None if r.first_error_step is None else float(step_index[r.first_error_step])
     )
+    # Steps are ordered: weighted kappa (Conger's, i.e. Cohen's 1968 weighted kappa for any number of
+    # raters) with linear and quadratic weights on the step numbers, beside the unweighted figures.
     step_stats = {
         "alpha_interval": {"kind": "alpha", "level": "interval", "domain": steps},
         "alpha_ordinal": {"kind": "alpha", "level": "ordinal", "domain": steps},
+        "kappa_linear": {"kind": "conger", "weights": "linear", "domain": steps},
+        "kappa_quadratic": {"kind": "conger", "weights": "quadratic", "domain": steps},
+        "conger_kappa": {"kind": "conger"},
+        "brennan_prediger": {"kind": "bp"},
         "percent_agreement": {"kind": "percent"},
     }
     n_step = int(np.sum(~np.isnan(step_codes)))

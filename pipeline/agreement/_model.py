@@ -117,6 +117,13 @@ class Estimate:
     reason: str | None = None  # why the value (or its interval) is undefined
     note: str | None = None  # e.g. how many resamples the interval rests on
     n_boot: int = 0  # resamples in which the statistic was defined
+    # Analytic (asymptotic) inference beside the bootstrap, None where there is none:
+    se: float | None = None  # standard error
+    z: float | None = None  # value / SE (Cohen's kappa: value / SE under H0)
+    p_value: float | None = None  # two-sided, H0: no agreement beyond chance
+    ase_low: float | None = None  # asymptotic interval at the report's level
+    ase_high: float | None = None
+    se_method: str | None = None  # where the SE comes from (reference for checking)
 
     @property
     def defined(self) -> bool:
@@ -168,4 +175,8 @@ STATISTIC_TITLES = {
     "gwet_ac1": "Gwet's AC1",
     "percent_agreement": "% agreement",
     "cohen_kappa": "Cohen's κ",
+    "conger_kappa": "Conger's κ",
+    "brennan_prediger": "Brennan-Prediger κ",
+    "kappa_linear": "weighted κ (linear)",
+    "kappa_quadratic": "weighted κ (quadratic)",
 }

@@ -24,7 +24,16 @@ FRAME_COLUMNS = [
     "prevalence",
     "undefined_reason",
     "note",
+    "se",
+    "z",
+    "p_value",
+    "ase_ci_low",
+    "ase_ci_high",
+    "se_method",
 ]
+
+ANALYTIC_COLUMNS = ["variable", "statistic", "value", "se", "z", "p_value", "ase_ci_low", "ase_ci_high",
+                    "boot_ci_low", "boot_ci_high", "items", "se_method"]  # fmt: skip
 
 # Columns of the summary table, per scope: the headline statistic first.
 SUMMARY_STATISTICS = {
@@ -32,6 +41,18 @@ SUMMARY_STATISTICS = {
     "label_set": ("alpha_masi", "alpha_nominal", "fleiss_kappa", "gwet_ac1", "percent_agreement"),
     "first_error_step": ("alpha_interval", "alpha_ordinal", "percent_agreement"),
 }
+
+
+def too_few(n_items: int) -> str:
+    """What a pair's cell shows when the two raters share fewer items than --min-items."""
+    return f"too few items ({n_items})"
+
+
+def pair_percent_text(e: Estimate, digits: int = 2) -> str:
+    """A pair's % agreement, or why there is none (never 'nan')."""
+    if e.value is None or (isinstance(e.value, float) and math.isnan(e.value)):
+        return too_few(e.n_items)
+    return f"{e.value:.{digits}f}"
 
 
 def _num(x: float | None) -> float | None:
@@ -95,6 +116,12 @@ class AgreementReport:
                     "prevalence": v.prevalence,
                     "undefined_reason": e.reason,
                     "note": e.note,
+                    "se": e.se,
+                    "z": e.z,
+                    "p_value": e.p_value,
+                    "ase_ci_low": e.ase_low,
+                    "ase_ci_high": e.ase_high,
+                    "se_method": e.se_method,
                 }
             )
 
@@ -126,6 +153,23 @@ class AgreementReport:
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def analytic_frame(self) -> pd.DataFrame:
+        """One row per defined figure with an analytic SE: value, SE, z, p, asymptotic and bootstrap intervals."""
+        rows = []
+
+        def add(label: str, e: Estimate) -> None:
+            if e.value is None or e.se is None:
+                return
+            rows.append([label, e.statistic, e.value, e.se, e.z, e.p_value, e.ase_low, e.ase_high,
+                         e.ci_low, e.ci_high, e.n_items, e.se_method])  # fmt: skip
+
+        for v in self.variables:
+            for e in v.estimates.values():
+                add(v.label, e)
+            for p in v.pairs:
+                add(f"{v.label} ({p.rater_a}–{p.rater_b})", p.kappa)
+        return pd.DataFrame(rows, columns=ANALYTIC_COLUMNS)
+
     def pairwise_frame(self) -> pd.DataFrame:
         rows = []
         for v in self.variables:
@@ -140,6 +184,9 @@ class AgreementReport:
                         "ci_low": p.kappa.ci_low,
                         "ci_high": p.kappa.ci_high,
                         "percent_agreement": p.percent_agreement.value,
+                        "percent_agreement_text": pair_percent_text(p.percent_agreement),
+                        "se": p.kappa.se,
+                        "p_value": p.kappa.p_value,
                         "undefined_reason": p.kappa.reason,
                     }
                 )
@@ -219,11 +266,16 @@ class AgreementReport:
                         for r in pf.itertuples()
                     ],
                     "% agreement": [
-                        "" if x is None or pd.isna(x) else f"{x:.{digits}f}" for x in pf["percent_agreement"]
+                        pair_percent_text(p.percent_agreement, digits) for v in self.variables for p in v.pairs
                     ],
                 }
             )[["variable", "rater_a", "rater_b", "items", "Cohen's κ", "% agreement"]]
             lines.append(markdown_table(shown))
+        af = self.analytic_frame()
+        if len(af):
+            lines += ["", f"Analytic standard errors, z, p (H0: no agreement beyond chance) and {pct}% asymptotic "
+                      "intervals (Gwet 2014 / irrCAC; Cohen's κ: Fleiss, Cohen & Everitt 1969, as SAS):", ""]  # fmt: skip
+            lines.append(markdown_table(analytic_text(af, digits)))
         und = self.undefined()
         if und:
             lines += ["", "Undefined figures:", ""]
@@ -231,6 +283,36 @@ class AgreementReport:
         if self.warnings:
             lines += ["", "Warnings:", ""] + [f"- {w}" for w in self.warnings]
         return "\n".join(lines) + "\n"
+
+
+def _p_text(p: float | None) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return ""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def analytic_text(frame: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """The analytic figures formatted for a table: value, SE, z, p, asymptotic CI."""
+    d = digits
+
+    def num(x, k=d) -> str:
+        return "" if x is None or pd.isna(x) else f"{x:.{k}f}"
+
+    return pd.DataFrame(
+        {
+            "variable": frame["variable"],
+            "statistic": [STATISTIC_TITLES.get(s, s) for s in frame["statistic"]],
+            "value": [num(x) for x in frame["value"]],
+            "SE": [num(x, d + 1) for x in frame["se"]],
+            "z": [num(x) for x in frame["z"]],
+            "p": [_p_text(x) for x in frame["p_value"]],
+            "asymptotic CI": [
+                "" if pd.isna(lo) else f"[{lo:.{d}f}, {hi:.{d}f}]"
+                for lo, hi in zip(frame["ase_ci_low"], frame["ase_ci_high"], strict=True)
+            ],
+            "items": frame["items"],
+        }
+    )
 
 
 def markdown_table(frame: pd.DataFrame) -> str:

@@ -1,9 +1,11 @@
 """Point estimates of agreement, each returning (value, reason): value None when undefined.
 
-The coefficients come from their reference implementations: Krippendorff's alpha from the
-`krippendorff` package, Cohen's kappa from scikit-learn, Fleiss' kappa from statsmodels.
-Only Gwet's AC1 (no maintained implementation in our stack) and the MASI distance are written here,
-each against its paper's definition.
+The coefficients come from their reference implementations where our stack has one: Krippendorff's
+alpha from the `krippendorff` package, Cohen's kappa from scikit-learn. Fleiss' kappa generalised to
+items with different numbers of ratings, Gwet's AC1, Conger's kappa and Brennan-Prediger follow
+Gwet's (2014) formulation (`_analytic.py`, checked against irrCAC and the Handbook); Fleiss' kappa
+equals statsmodels' wherever every item has as many ratings. The MASI distance is written here
+against its paper's definition.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from fractions import Fraction
 import krippendorff
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
-from statsmodels.stats.inter_rater import fleiss_kappa as _sm_fleiss_kappa
+
+from pipeline.agreement._analytic import bp_analytic, conger_value, fleiss_analytic
 
 Result = tuple[float | None, str | None]
 
@@ -108,22 +111,67 @@ def krippendorff_alpha(
     return value, None
 
 
-def fleiss_kappa(counts: np.ndarray, *, names: Sequence[str] | None = None, min_items: int = 2) -> Result:
-    """Fleiss' kappa (statsmodels) over the items with two or more ratings, which must all have as many."""
-    pair, reason = _pairable(counts, min_items)
+def _chance_corrected_reason(counts: np.ndarray, names: Sequence[str] | None, min_items: int) -> str | None:
+    _, reason = _pairable(counts, min_items)
+    if reason:
+        return reason
+    return _no_variation(counts[counts.sum(axis=1) > 0], names)
+
+
+def fleiss_kappa(
+    counts: np.ndarray,
+    *,
+    names: Sequence[str] | None = None,
+    min_items: int = 2,
+    weights: np.ndarray | None = None,
+) -> Result:
+    """Fleiss' kappa, generalised to items with different numbers of ratings (Gwet 2014, ch. 5):
+    agreement over items with two or more ratings, category shares over every rated item.
+    With the same number of ratings on every item it is Fleiss' (1971) kappa."""
+    reason = _chance_corrected_reason(counts, names, min_items)
     if reason:
         return None, reason
-    c = counts[pair]
-    m = np.unique(c.sum(axis=1))
-    if len(m) > 1:
-        return None, (
-            f"items have between {m.min()} and {m.max()} ratings; Fleiss' kappa needs the same number on every "
-            "item (see Krippendorff's alpha)"
-        )
-    reason = _no_variation(c, names)
+    return _finite(fleiss_analytic(counts, weights).value)
+
+
+def brennan_prediger(
+    counts: np.ndarray,
+    *,
+    names: Sequence[str] | None = None,
+    min_items: int = 2,
+    weights: np.ndarray | None = None,
+) -> Result:
+    """Brennan & Prediger (1981): chance agreement 1/q for q values (sum(W)/q² weighted)."""
+    reason = _chance_corrected_reason(counts, names, min_items)
     if reason:
         return None, reason
-    return float(_sm_fleiss_kappa(c, method="fleiss")), None
+    return _finite(bp_analytic(counts, weights).value)
+
+
+def conger_kappa(
+    codes: np.ndarray,
+    n_values: int,
+    *,
+    names: Sequence[str] | None = None,
+    min_items: int = 2,
+    weights: np.ndarray | None = None,
+) -> Result:
+    """Conger's (1980) kappa from a (raters x items) matrix of value indices (NaN = missing):
+    Cohen's kappa for any number of raters; weighted with linear or quadratic weights for ordered values."""
+    counts = value_counts(codes, n_values)
+    reason = _chance_corrected_reason(counts, names, min_items)
+    if reason:
+        return None, reason
+    raters = int((~np.isnan(codes)).any(axis=1).sum())
+    if raters < 2:
+        return None, "fewer than two raters"
+    return _finite(conger_value(codes, n_values, weights))
+
+
+def _finite(value: float) -> Result:
+    if not np.isfinite(value):
+        return None, "chance agreement is 1"
+    return float(value), None
 
 
 def percent_agreement(counts: np.ndarray, *, min_items: int = 2) -> Result:
@@ -184,7 +232,9 @@ def pair_percent(a: np.ndarray, b: np.ndarray, *, min_items: int = 2) -> Result:
 
 
 __all__ = [
+    "brennan_prediger",
     "cohen_kappa",
+    "conger_kappa",
     "fleiss_kappa",
     "gwet_ac1",
     "krippendorff_alpha",

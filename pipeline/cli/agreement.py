@@ -20,6 +20,7 @@ from pipeline.agreement import (
     read_ratings_csv,
     settle_final_labels,
 )
+from pipeline.agreement._report import analytic_text
 from pipeline.annotation import get_study, require_annotator
 from pipeline.cli import command
 from pipeline.cli._common import console, open_db, print_table
@@ -48,6 +49,11 @@ def _agreement_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
     p.add_argument("--out-csv", type=Path, metavar="PATH", help="write every figure as a tidy CSV table")
     p.add_argument("--markdown", type=Path, metavar="PATH", help="write the tables as Markdown")
+    p.add_argument(
+        "--analytic",
+        action="store_true",
+        help="also show analytic SE, z, p and asymptotic intervals of every figure (always in --json/--out-csv)",
+    )
     p.add_argument("--quiet", action="store_true", help="no tables on screen")
 
 
@@ -81,7 +87,18 @@ def _cell(e, ci: bool = True) -> str:
     return f"{e.value:.2f}"
 
 
-def show_report(report: AgreementReport) -> None:
+def show_analytic(report: AgreementReport) -> None:
+    frame = analytic_text(report.analytic_frame())
+    pct = round(report.level * 100)
+    print_table(
+        f"Analytic figures: SE, z, p (H0: no agreement beyond chance), {pct}% asymptotic CI "
+        "(Gwet 2014 / irrCAC; Cohen's κ as SAS PROC FREQ)",
+        list(frame.columns),
+        frame.values.tolist(),
+    )
+
+
+def show_report(report: AgreementReport, analytic: bool = False) -> None:
     pct = round(report.level * 100)
     rows = []
     for v in report.variables:
@@ -111,8 +128,10 @@ def show_report(report: AgreementReport) -> None:
             kappa = "undefined" if r.cohen_kappa is None or r.cohen_kappa != r.cohen_kappa else f"{r.cohen_kappa:.2f}"
             if kappa != "undefined" and r.ci_low == r.ci_low and r.ci_low is not None:
                 kappa += f" [{r.ci_low:.2f}, {r.ci_high:.2f}]"
-            rows.append([r.variable, r.rater_a, r.rater_b, r.items, kappa, f"{r.percent_agreement:.2f}"])
+            rows.append([r.variable, r.rater_a, r.rater_b, r.items, kappa, r.percent_agreement_text])
         print_table("Cohen's κ per pair of raters", ["variable", "rater A", "rater B", "items", "κ", "% agree"], rows)
+    if analytic:
+        show_analytic(report)
     for label, stat, reason in report.undefined():
         console.print(f"[dim]{label}, {STATISTIC_TITLES.get(stat, stat)}: undefined — {reason}[/dim]")
     for w in report.warnings:
@@ -138,7 +157,7 @@ def agreement_cmd(args: argparse.Namespace) -> int:
     if report.n_ratings == 0:
         raise DxTraceError(f"{report.source}: no annotations yet; nothing to compare")
     if not args.quiet:
-        show_report(report)
+        show_report(report, analytic=args.analytic)
     if args.json:
         _write(args.json, json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
     if args.out_csv:

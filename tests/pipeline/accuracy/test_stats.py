@@ -169,3 +169,54 @@ def test_no_correction_rejects_at_alpha():
     assert adj.reject == (True, False) and adj.p_values == (0.008, 0.012)
     with pytest.raises(DxTraceError, match="alpha"):
         adjust_p_values([0.1], alpha=1.5, method=None)
+
+
+# Newcombe (1998), Table II, method 4: the Wilson score interval with continuity correction, 95%.
+NEWCOMBE_1998_METHOD_4 = [
+    (81, 263, (0.2535, 0.3682)),
+    (15, 148, (0.0598, 0.1644)),
+    (0, 20, (0.0000, 0.2005)),
+    (1, 29, (0.0018, 0.1963)),
+]
+
+
+@pytest.mark.parametrize(("x", "n", "published"), NEWCOMBE_1998_METHOD_4)
+def test_wilson_with_continuity_correction_matches_newcombe_1998(x, n, published):
+    p = proportion_ci(x, n, conf_level=0.95, method="wilson-cc")
+    assert p.method == "wilson-cc"
+    assert (round(p.lower, 4), round(p.upper, 4)) == published
+    # The correction widens Wilson's interval on both sides.
+    w = proportion_ci(x, n, conf_level=0.95)
+    assert p.lower <= w.lower and p.upper >= w.upper
+
+
+@pytest.mark.parametrize(("x", "n"), [(81, 263), (15, 148), (1, 29), (0, 20), (20, 20)])
+def test_jeffreys_interval_is_the_beta_posterior_interval(x, n):
+    # Jeffreys: the central interval of Beta(x + 1/2, n - x + 1/2), with the bound at x = 0 (x = n) set to
+    # 0 (1) (Brown, Cai & DasGupta 2001, Statistical Science 16:101, sec. 4.1.2). No published table of
+    # these four cases was at hand, so the check is against the definition (scipy's beta quantiles).
+    from scipy import stats
+
+    p = proportion_ci(x, n, conf_level=0.95, method="jeffreys")
+    lo, hi = stats.beta.ppf([0.025, 0.975], x + 0.5, n - x + 0.5)
+    assert p.lower == (0.0 if x == 0 else pytest.approx(lo, abs=1e-12))
+    assert p.upper == (1.0 if x == n else pytest.approx(hi, abs=1e-12))
+
+
+def test_signed_mcnemar_z_matches_agresti():
+    # Agresti (2002), section 10.1: z = -4.17 for the second survey minus the first, i.e. +4.17 for
+    # b = 150 (approve, then disapprove) against c = 86: positive when A (the first) is right more often.
+    res = mcnemar_test(AGRESTI.b, AGRESTI.c, method="chi2")
+    assert round(res.z, 2) == 4.17
+    assert res.z**2 == pytest.approx(res.statistic)
+    assert mcnemar_test(AGRESTI.c, AGRESTI.b).z == pytest.approx(-res.z)
+
+
+def test_signed_mcnemar_z_with_continuity_correction_matches_armitage_berry():
+    # Armitage & Berry (1994), p. 127, as worked by StatsDirect: two culture media on 50 sputum specimens,
+    # b = 12 (growth on A only), c = 2: Yates-corrected chi-square 5.785714, exact two-sided P = 0.0129.
+    res = mcnemar_test(12, 2)
+    assert res.z_cc**2 == pytest.approx(5.785714, abs=1e-6)
+    assert res.z_cc > 0 and round(res.p_value, 4) == 0.0129
+    assert mcnemar_test(12, 2, method="chi2-cc").statistic == pytest.approx(5.785714, abs=1e-6)
+    assert mcnemar_test(0, 0).z is None and mcnemar_test(3, 3).z == 0.0

@@ -111,3 +111,50 @@ def from_subject_rows(rows) -> Ratings:
         for i, row in enumerate(rows)
         for j, v in enumerate(row)
     )
+
+
+# Data sets shipped with Gwet's irrCAC package (R; the Python port afergadis/irrCAC carries the same
+# data and, in its tests, the figures irrCAC prints for them). Rows are raters, columns subjects,
+# nan = not rated. Gwet (2014), Handbook of Inter-Rater Reliability, 4th ed.: "raw.4raters" is the
+# table of p. 120; "raw.5observers" is part of the table of p. 125.
+# raw.4raters holds Krippendorff's section C data, except that unit 12's single rating is rater 3's
+# (observer B's in Krippendorff): only rater-specific statistics (Conger's kappa) tell them apart.
+IRRCAC_4RATERS = [
+    [1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],
+    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, nan],
+    [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, 3],
+    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan],
+]
+IRRCAC_5OBSERVERS = [
+    [1, 1, 2, nan, 0, 0, 1, 1, 2, 2, nan, 0, 1, 3, 1],
+    [1, 1, 3, 0, 0, 0, 0, nan, 2, 1, 1, 0, 2, 3, 1],
+    [2, 0, 3, 0, 0, 0, 2, 2, 2, 1, 0, 0, 2, 2, 1],
+    [nan, 1, 3, nan, nan, nan, nan, 0, nan, 1, 0, 0, 2, 2, nan],
+    [2, nan, nan, 0, 0, 0, 1, nan, 2, nan, nan, nan, nan, 3, 1],
+]
+IRRCAC_G1G2 = [
+    list("abccbadab") + [nan, nan, nan] + list("bb"),
+    list("abccbbdabe") + [nan, nan] + list("ba"),
+    [nan] + list("cccbcdbbeacc") + ["c"],
+    list("abccbddabea") + [nan] + list("bb"),
+]
+IRRCAC_GENDER = [
+    list("a a a a a b b b c a a a a a b".replace(" ", "")),
+    list("a a a a b a b c c a a a a b a".replace(" ", "")),
+    list("a b b c a a b b c a b b c a a".replace(" ", "")),
+    list("c c c c a a b b c c c c c a a".replace(" ", "")),
+]
+IRRCAC_BEN_GERRY = [
+    list("aabbdcccedda"),
+    list("bab") + ["b", "b", "c", "c", "c", "e", nan, "d", "d"],
+]
+
+
+def codes_of(matrix) -> tuple[np.ndarray, int]:
+    """(raters x subjects) values as value indices (sorted values, as irrCAC orders its categories)."""
+    values = sorted({v for row in matrix for v in row if not (isinstance(v, float) and np.isnan(v))})
+    index = {v: i for i, v in enumerate(values)}
+    codes = np.array(
+        [[np.nan if (isinstance(v, float) and np.isnan(v)) else index[v] for v in row] for row in matrix], dtype=float
+    )
+    return codes, len(values)

@@ -79,3 +79,33 @@ def test_intervals_reproducible_and_cover_the_estimate():
     assert e1.n_boot == 500
     other = compute_agreement(ratings, n_boot=500, seed=12)["x"]["alpha"]
     assert (other.ci_low, other.ci_high) != (e1.ci_low, e1.ci_high)
+
+
+def test_new_statistics_match_their_point_estimates_on_resamples():
+    # Fleiss (generalised, weighted), Brennan-Prediger and Conger (weighted) under resample weights equal
+    # the point estimates on the resample written out (items repeated), with missing ratings.
+    from pipeline.agreement import brennan_prediger, conger_kappa, fleiss_kappa
+    from pipeline.agreement._analytic import weight_matrix
+
+    codes = np.array(KRIPPENDORFF_C, dtype=float) - 1
+    counts = value_counts(codes, 5)
+    w = np.array(WEIGHTS, dtype=float)
+    for weighting in ("identity", "quadratic"):
+        wm = weight_matrix(weighting, [1, 2, 3, 4, 5])
+        fk = boot.fleiss_fn(counts, wm)(w)
+        bp = boot.bp_fn(counts, wm)(w)
+        ck = boot.conger_fn(codes, 5, wm)(w)
+        for i in range(len(w)):
+            rep = _expand(codes, w[i])
+            rc = value_counts(rep, 5)
+            assert fk[i] == pytest.approx(fleiss_kappa(rc, weights=wm)[0], abs=1e-9)
+            assert bp[i] == pytest.approx(brennan_prediger(rc, weights=wm)[0], abs=1e-9)
+            assert ck[i] == pytest.approx(conger_kappa(rep, 5, weights=wm)[0], abs=1e-9)
+
+
+def test_generalised_fleiss_equals_statsmodels_with_equal_ratings():
+    rows = np.array(FLEISS_1971) - 1
+    counts = np.stack([(rows == v).sum(axis=1) for v in range(5)], axis=1)
+    from pipeline.agreement import fleiss_kappa
+
+    assert fleiss_kappa(counts)[0] == pytest.approx(sm_fleiss(counts), abs=1e-12)

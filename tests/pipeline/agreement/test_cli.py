@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -62,6 +63,30 @@ def test_agreement_on_csv(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert [v["label"] for v in data["variables"]][:2] == ["no", "yes"]
     assert data["n_items"] == 30 and data["n_ratings"] == 60
+
+
+def test_agreement_analytic_figures_and_pairs_with_too_few_items(tmp_path, capsys):
+    # Two raters share 30 items; a third joins on 4 only (fewer than --min-items 10): its pairs say
+    # "too few items (4)" in the % agree column, never "nan". --analytic prints SE, z and p.
+    p = tmp_path / "ratings.csv"
+    rows = ["item,rater,label"]
+    for i in range(30):
+        for r in ("x", "y") + (("z",) if i < 4 else ()):
+            rows.append(f"{i},{r},{'yes' if (i % 3 == 0) != (r == 'y' and i % 10 == 0) else 'no'}")
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out_csv, out_md = tmp_path / "a.csv", tmp_path / "a.md"
+    args = ["agreement", "--csv", str(p), "--boot", "100", "--analytic", "--out-csv", str(out_csv)]
+    assert main([*args, "--markdown", str(out_md)]) == 0
+    screen = capsys.readouterr().out
+    assert "too few items (4)" in screen and not re.search(r"\bnan\b", screen)
+    assert "Analytic figures" in screen and "Conger's κ" in screen
+    frame = pd.read_csv(out_csv)
+    assert {"se", "z", "p_value", "ase_ci_low", "ase_ci_high", "se_method"} <= set(frame.columns)
+    fleiss = frame[(frame["statistic"] == "fleiss_kappa") & (frame["label"] == "yes")].iloc[0]
+    assert fleiss["se"] > 0 and fleiss["ase_ci_low"] < fleiss["value"] < fleiss["ase_ci_high"]
+    assert "mix" not in str(fleiss["undefined_reason"])  # 2 and 3 raters: defined (Gwet's generalisation)
+    md = out_md.read_text()
+    assert "too few items (4)" in md and "Analytic standard errors" in md
 
 
 def test_agreement_bad_input_is_one_line(tmp_path, capsys):

@@ -56,13 +56,17 @@ def test_single_ratings_and_empty_input_do_not_crash():
     assert len(empty.to_frame())
 
 
-def test_fleiss_needs_equal_numbers_of_ratings():
+def test_fleiss_is_defined_when_items_have_two_or_three_ratings():
+    # As after `assign --extra-share`: some items have a third rater. Fleiss' kappa in Gwet's
+    # generalisation is defined (it used to be "undefined"); perfect agreement with variation is 1.0.
     rows = [(f"i{k}", r, {"other"} if k % 2 else set(), None) for k in range(12) for r in ("a", "b")]
     rows += [(f"i{k}", "c", {"other"} if k % 2 else set(), None) for k in range(6)]
     rep = compute_agreement(_ratings(rows), n_boot=50)
     e = rep["other"]["fleiss_kappa"]
-    assert e.value is None and "same number" in e.reason
-    assert rep["other"]["alpha"].value == 1.0  # perfect agreement with variation is 1.0, and defined
+    assert e.value == 1.0 and e.reason is None
+    assert rep["other"]["alpha"].value == 1.0
+    # Standard error 0: no z or p is invented from it.
+    assert e.se == 0.0 and e.z is None and e.p_value is None
 
 
 def test_no_error_is_the_empty_set():
