@@ -29,7 +29,7 @@ _QUALIFIER_WORDS = (
 _QUALIFIER_PAREN = re.compile(r"\s*[(\[][^()\[\]]*(?:" + _QUALIFIER_WORDS + r")[^()\[\]]*[)\]]", re.I)
 _QUALIFIER_TAIL = re.compile(
     r",\s*(?:most|less|more|very|highly|also|but|though|especially|particularly|likely|possibly|probably|"
-    r"given|if|which|as|such as|with a|in this)\b.*$",
+    r"given|if|which|as|such as|in this)\b.*$",
     re.I,
 )
 _QUALIFIER_HEAD = re.compile(
