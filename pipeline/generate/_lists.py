@@ -300,7 +300,8 @@ def _single(lines: list[str], k: int, max_words: int) -> list[str]:
 
 # "The most likely diagnosis is X." / "the answer is X": one diagnosis stated in a sentence.
 _STATED = re.compile(
-    r"\b(?:diagnosis|answer)\s+(?:here\s+)?(?:is|would\s+be|remains)\s*(?:most\s+likely|likely|probably)?\s*:?\s*"
+    r"(?:\b(?:diagnosis|answer)\s+(?:here\s+)?(?:is|would\s+be|remains)|\b(?:most\s+likely|probably|likely)\s+"
+    r"(?:has|have|is|represents)|\bsuffers?\s+from)\s*(?:most\s+likely|likely|probably)?\s*:?\s*"
     r"(?P<name>[^.\n;]{2,160})",
     re.I,
 )
@@ -323,7 +324,7 @@ def _stated(text: str, pattern: re.Pattern = _STATED) -> list[str]:
 
 # A heading that starts the list (or the final answer) inside an answer: what follows is what gets parsed.
 _ANSWER_MARK = re.compile(
-    r"^(?:[#>]+\s*)?(?:\*\*|__)?\s*(?:final\s+answer|answer|final\s+diagnos[ie]s|"
+    r"^(?:[#>]+\s*)?(?:\*\*|__)?\s*(?:final\s+answer|answer|final\s+diagnos[ie]s|differentials?|ddx|"
     r"(?:(?:five|5|top)\s+)?(?:preliminary|differential|possible|potential)\s+diagnoses)"
     r"\s*(?:\*\*|__)?\s*:?\s*(?:\*\*|__)?\s*(.*)$",
     re.I,
@@ -341,13 +342,14 @@ def unbox(text: str) -> str:
     return re.sub(r"\\[,;!: ]|\\\\", " ", inner).strip()
 
 
-def _answer_section(text: str) -> str | None:
+def _answer_section(text: str) -> tuple[str, str] | None:
+    """(text before, section) at the last answer or differential heading inside an answer."""
     lines = text.split("\n")
     for i in range(len(lines) - 1, -1, -1):
         m = _ANSWER_MARK.match(lines[i].strip())
         if m:
             section = "\n".join([m.group(1), *lines[i + 1 :]]).strip()
-            return section or None
+            return ("\n".join(lines[:i]), section) if section else None
     return None
 
 
@@ -375,16 +377,30 @@ def _extract(text: str, k: int, section: bool = False) -> tuple[list[str], str |
     return found, (LIST if len(found) > 1 else SINGLE) if found else None
 
 
+def same_start(a: str, b: str) -> bool:
+    words_a, words_b = a.split(), b.split()
+    n = min(len(words_a), len(words_b), 3)
+    return n > 0 and words_a[:n] == words_b[:n]
+
+
 def read_diagnoses(answer: str, k: int = 5) -> tuple[list[str], str | None]:
     """(up to k diagnoses in the model's order, shape): shape is "list", "single" or None (none found)."""
     if not answer or k < 1:
         return [], None
     text = unbox(clean_text(answer))
-    section = _answer_section(text)
-    if section:
-        found = _extract(section, k, section=True)
-        if found[0]:
-            return found
+    split = _answer_section(text)
+    if split:
+        before, section = split
+        found, shape = _extract(section, k, section=True)
+        if found:
+            # "Final diagnosis: X" then "Differential: Y, Z": X ranks first.
+            lead = _single(_lines(before), k, 60) if before.strip() else []
+            if len(lead) == 1 and shape == LIST and key(lead[0]) not in {key(d) for d in found}:
+                return dedupe(lead + found, k), LIST
+            listed, listed_shape = _extract(before, k) if shape == SINGLE and before.strip() else ([], None)
+            if listed_shape == LIST and any(same_start(key(d), key(found[0])) for d in listed):
+                return listed, LIST  # a ranked list, then "Final answer:" naming one of its items
+            return found, shape
     return _extract(text, k)
 
 

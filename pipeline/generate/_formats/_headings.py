@@ -76,8 +76,12 @@ def _is_final(text: str, m: re.Match, label: str, section: str) -> bool:
     after = [int(n) for n in _ITEM.findall(section)]
     if before and after and after[0] == before[-1] + 1:
         return False  # "1. PCOS / Diagnosis: ... / 2. Hyperthecosis": a field of item 1
-    if label not in _PLAIN_LABELS and _picks_from_list(text[: m.start()], section):
-        return False  # "Most likely diagnosis: X" after a ranked list holding X comments on the list
+    before_text = text[: m.start()]
+    opens_with_list = bool(_ITEM.match(before_text.lstrip()) or _BULLET_START.match(before_text.lstrip()))
+    if (label not in _PLAIN_LABELS or opens_with_list) and _picks_from_list(before_text, section):
+        # "Most likely diagnosis: X" after a ranked list holding X, or an output that opens with its
+        # ranked list and ends naming one of its items: the list is the answer, the pick comments on it.
+        return False
     paragraphs = [p for p in re.split(r"\n[ \t\r]*\n", section.strip()) if p.strip()]
     return len(paragraphs) <= 3 or bool(after and after[0] == 1) or bool(_BULLET_START.match(section.strip()))
 
@@ -92,18 +96,12 @@ def empty_heading_at_end(text: str) -> int | None:
 
 def _picks_from_list(before: str, section: str) -> bool:
     from pipeline.generate._labels import key  # the list readers sit above this module
-    from pipeline.generate._lists import read_diagnoses
+    from pipeline.generate._lists import read_diagnoses, same_start
 
     listed, _ = read_diagnoses(before)
     first = section.strip().split("\n", 1)[0]
     pick = key(first)
-    return len(listed) >= 2 and any(_same_start(key(name), pick) for name in listed)
-
-
-def _same_start(a: str, b: str) -> bool:
-    words_a, words_b = a.split(), b.split()
-    n = min(len(words_a), len(words_b), 3)
-    return n > 0 and words_a[:n] == words_b[:n]
+    return len(listed) >= 2 and any(same_start(key(name), pick) for name in listed)
 
 
 def _label(m: re.Match) -> str:

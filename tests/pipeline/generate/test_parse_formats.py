@@ -354,3 +354,28 @@ def test_think_wrapped_shipped_traces_split_back_exactly():
         got = parse_answer(raw)
         assert got.reader == "think_tags+step_tagged"
         assert got.trace.startswith(row["thinking_process"].strip()) and got.answer in row["content"]
+
+
+# ----------------------------------------------------------------- a final diagnosis with a differential
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "**Diagnosis:** Community-acquired pneumonia\n**Differential:** tuberculosis, lymphoma, sarcoidosis",
+            ["Community-acquired pneumonia", "tuberculosis", "lymphoma", "sarcoidosis"],
+        ),
+        (
+            "Final diagnosis: Acute pancreatitis\n\nDifferential diagnoses:\n1. Peptic ulcer perforation\n2. Cholecystitis",
+            ["Acute pancreatitis", "Peptic ulcer perforation", "Cholecystitis"],
+        ),
+        (  # an output that opens with its ranked list and ends naming its first item stays a list
+            "1. **Acute pancreatitis** - lipase\n2. **Peptic ulcer** - pain\n\nFinal Answer: Acute pancreatitis",
+            ["Acute pancreatitis", "Peptic ulcer"],
+        ),
+        ("The patient most likely has acute pancreatitis, given the lipase.", ["acute pancreatitis"]),
+    ],
+)
+def test_final_diagnosis_first_then_its_differential(text, expected):
+    assert parse_diagnoses(text) == expected
