@@ -27,8 +27,8 @@ def read_summary(text: str) -> Split | None:
     titles = [m for m in _BOLD_LINE.finditer(text) if reasoning_title(m.group(1))]
     if _MARK.match(first_line):
         body_start = offset + len(first_line)
-    elif titles and not text[: titles[0].start()].strip():
-        body_start = 0  # opens straight with a bold "Assessing ..." title
+    elif len(titles) >= 2 and not text[: titles[0].start()].strip():
+        body_start = 0  # opens straight with bold "Assessing ..." titles (one alone could title a list)
     else:
         return None
     return _quoted(text, offset) or _after_heading(text, body_start) or _after_titles(text, titles, body_start)

@@ -379,3 +379,35 @@ def test_think_wrapped_shipped_traces_split_back_exactly():
 )
 def test_final_diagnosis_first_then_its_differential(text, expected):
     assert parse_diagnoses(text) == expected
+
+
+# ----------------------------------------------------------------- malformed and hostile text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "   \n\n  ",
+        "</think>",
+        "<think></think>",
+        "<think><think>nested</think></think>Gout",
+        "### Answer:\n### Answer:\n### Answer:",
+        "**Final Answer**",
+        "<step 1>\n<step 2>\n",
+        "> Reasoning\n>\n>",
+        "\\boxed{",
+        "Diagnosis: " * 500,
+        "1. " * 2000,
+        "(" * 3000 + "Gout",
+        "\x00\x01 binary \ufffd junk",
+        "A. Tuberculosis\nB. Lymphoma",
+    ],
+)
+def test_malformed_outputs_never_raise_and_the_answer_is_verbatim(raw):
+    got = parse_answer(raw)
+    assert got.answer in raw
+    assert all(isinstance(d, str) and d for d in got.diagnoses)
+    out = parse_output(raw, task="diagnosis")
+    assert out.parse_ok == (bool(out.diagnoses) and out.parse_error is None)
+    assert parse_choice(raw, OPTS) in (*OPTS, None)
