@@ -10,7 +10,7 @@ from pipeline.generate._formats._registry import Split, join, reader
 # A line that is nothing but a reasoning marker: "> **Reasoning**", "Reasoning summary:", "Thought for 9 seconds".
 _MARK = re.compile(
     r"^(?:>[ \t]*)?(?:#{1,6}[ \t]*)?(?:\*\*|__)?[ \t]*(?:reasoning(?:[ \t]+summary)?|thinking|thoughts|"
-    r"thought[ \t]+for[ \t][^\n]{0,40}|summary[ \t]+of[ \t]+(?:my[ \t]+)?(?:reasoning|thinking))"
+    r"(?:thought|reasoned)[ \t]+for[ \t][^\n]{0,40}|summary[ \t]+of[ \t]+(?:my[ \t]+)?(?:reasoning|thinking))"
     r"[ \t]*(?:\*\*|__)?[ \t]*:?[ \t]*(?:\*\*|__)?[ \t\r]*$",
     re.I,
 )

@@ -37,7 +37,8 @@ def test_real_llama_server_with_concurrent_requests(engine, llama_server, tmp_pa
         assert r.latency_s > 0
         prompt = json.loads(r.prompt)
         assert prompt[-1]["role"] == "user" and "five preliminary diagnoses" in prompt[-1]["content"]
-        assert r.parse_ok == bool(r.diagnoses) and (r.parse_ok or r.parse_error)
+        assert r.parse_ok == (bool(r.diagnoses) and r.parse_error is None) and (r.parse_ok or r.parse_error)
+        assert r.parse_reader and r.answer in r.raw_output
     with session_scope(engine) as session:
         run = session.exec(select(Run)).one()
         assert (

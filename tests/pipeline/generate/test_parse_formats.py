@@ -206,6 +206,13 @@ def test_bold_gerund_titles_are_reasoning_and_never_diagnoses():
     assert got.diagnoses == ["Pancreatic adenocarcinoma (head of pancreas)"]
 
 
+def test_reasoned_for_line_then_a_quoted_summary():
+    text = "Reasoned for 9 seconds\n> **Weighing the options**\n> Painless jaundice is worrying.\n\nPancreatic cancer"
+    got = parse_answer(text)
+    assert got.reader == "reasoning_summary" and "Painless jaundice" in got.trace
+    assert got.diagnoses == ["Pancreatic cancer"]
+
+
 def test_reasoning_summary_marker_with_a_rule_before_the_answer():
     text = (
         "Reasoning summary:\nWeighing viral against bacterial causes.\n\n---\n\n1. Viral pharyngitis\n2. Strep throat"
