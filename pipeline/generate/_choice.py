@@ -42,6 +42,7 @@ _LETTER_MARK = re.compile(
     r"(?:\s+option)?)\s*[:\-]?\s*\(?((?-i:[A-Z]))\)?(?![A-Za-z])(?!\s+[a-z])",
     re.I,
 )
+_BOXED = re.compile(r"\$*\\boxed\s*\{\s*(?:\\text\s*\{)?([^{}]*)\}?\s*\}\$*")
 _LETTERED_LINE = re.compile(r"^\s*(?:[-*•]\s*)?(?:\*\*|__)?\(?([A-Z])[.):](?:\*\*|__)?\s+(.+?)\s*$", re.M)
 
 
@@ -75,7 +76,7 @@ def parse_choice(answer: str | None, options: list[str]) -> str | None:
     """
     if not answer or not options:
         return None
-    text, lettered = _drop_echo(split_output(clean_text(answer)).answer, options)
+    text, lettered = _drop_echo(_BOXED.sub(r"\1", split_output(clean_text(answer)).answer), options)
     if not text:
         return None
     norm_options = [(i, normalise_option(o)) for i, o in enumerate(options)]
@@ -93,6 +94,7 @@ def parse_choice(answer: str | None, options: list[str]) -> str | None:
             named = _contained(rest, valid) if rest else []
             if not named or named == [idx]:
                 return options[idx]
+            return None  # "Answer: B. Pneumonia" with Pneumonia under C: the two disagree
     if lettered >= 2:
         return None  # options discussed one by one, no explicit pick: a clinician reads it
     return _by_text(text, options, valid)

@@ -312,6 +312,9 @@ OPTS = ["Tuberculosis", "Lymphoma", "Pneumonia"]
         ("<think>TB or pneumonia?</think>\n\n### Answer:\nC. Pneumonia", "Pneumonia"),
         ("A. Tuberculosis - unlikely\nB. Lymphoma - unlikely\nC. Pneumonia - likely", None),  # no explicit pick
         ("Either tuberculosis or lymphoma", None),
+        ("Consolidation on the film.\n\nThe final answer is $\\boxed{C}$", "Pneumonia"),
+        ("Answer: B. Pneumonia", None),  # the letter and the name disagree: a clinician decides
+        ("Answer: C. Pneumonia", "Pneumonia"),
     ],
 )
 def test_parse_choice_forms(answer, expected):
