@@ -17,6 +17,7 @@ _MARK = re.compile(
 _BOLD_LINE = re.compile(r"^(?:\*\*|__)([^*_\n]{3,100})(?:\*\*|__)[ \t\r]*$", re.M)
 _RULE_OR_HEADING = re.compile(r"^[ \t]*(?:(?:-{3,}|\*{3,}|_{3,})[ \t]*|#{1,6}[ \t]+\S.*)\r?$", re.M)
 NO_ANSWER = "no answer after the reasoning summary; its last paragraph was read as the answer"
+NOTHING_AFTER = "the reasoning summary is followed by no answer"
 
 
 @reader("reasoning_summary", order=30)
@@ -52,7 +53,7 @@ def _quoted(text: str, offset: int) -> Split | None:
         return Split(
             join(trace, rest[: heading.start], rest[heading.end :]), rest[heading.answer_start : heading.end].strip()
         )
-    return Split(join(trace), rest.strip()) if rest.strip() else Split(join(trace), "", NO_ANSWER)
+    return Split(join(trace), rest.strip()) if rest.strip() else Split(join(trace), "", NOTHING_AFTER)
 
 
 def _after_heading(text: str, body_start: int) -> Split | None:
@@ -69,13 +70,16 @@ def _after_heading(text: str, body_start: int) -> Split | None:
 
 
 def _after_titles(text: str, titles: list[re.Match], body_start: int) -> Split:
-    """Each title heads one paragraph; what follows the last titled paragraph is the answer."""
-    after = titles[-1].end() if titles else body_start
-    body = len(text) - len(text[after:].lstrip())
-    para_end = text.find("\n\n", body)
-    if para_end != -1 and text[para_end:].strip():
-        return Split(join(text[:para_end]), text[para_end:].strip())
+    """Each title heads one paragraph; what follows the last titled paragraph is the answer.
+
+    Without titles (or nothing after them) the last paragraph is read as the answer, flagged.
+    """
+    if titles:
+        body = len(text) - len(text[titles[-1].end() :].lstrip())
+        para_end = text.find("\n\n", body)
+        if para_end != -1 and text[para_end:].strip():
+            return Split(join(text[:para_end]), text[para_end:].strip())
     cut = text.rstrip().rfind("\n\n")
     if cut > body_start:
         return Split(join(text[:cut]), text[cut:].strip(), NO_ANSWER)
-    return Split(join(text), "", NO_ANSWER)
+    return Split(join(text), "", NOTHING_AFTER)

@@ -222,6 +222,14 @@ def test_reasoning_summary_marker_with_a_rule_before_the_answer():
     assert got.diagnoses == ["Viral pharyngitis", "Strep throat"]
 
 
+def test_untitled_summary_reads_its_last_paragraph_and_flags_it():
+    got = parse_answer("Reasoning:\nFirst thought.\n\nSecond thought.\n\nAcute gout")
+    assert got.reader == "reasoning_summary" and got.trace.endswith("Second thought.")
+    assert got.diagnoses == ["Acute gout"] and "last paragraph" in got.note
+    out = parse_output("> **Reasoning**\n> Only thinking, no answer", task="diagnosis")
+    assert out.answer == "" and not out.parse_ok and out.parse_error == "the reasoning summary is followed by no answer"
+
+
 @pytest.mark.parametrize(
     "title", ["Assessing the diagnosis", "Considering renal causes", "**Evaluating lab results**", "Narrowing it down"]
 )
