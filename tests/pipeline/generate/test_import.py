@@ -206,3 +206,45 @@ def test_cli_import_responses(tmp_path):
     assert out.returncode == 2
     assert f"error: {bad}:2: case_id (column 'id'): no case 'nope'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_import_records_each_format_reader_and_the_trace(engine, tmp_path):
+    """Outputs of several reasoning-model formats in one file: each gets its trace, its reader, its shape."""
+    outputs = {
+        "S001": "<think>\nLLQ pain and fever.\n</think>\n\n1. Diverticulitis\n2. Colitis",
+        "S002": "Let me think. Chest pain radiating to the back, unequal pulses.\n\n**Final Answer**\n\n"
+        "Stanford type A aortic dissection with pericardial effusion",
+        "S003": "<step 1> Fever and a new murmur.\n<step 2> Blood cultures grow S. aureus.\n\n### Answer:\n"
+        "Infective endocarditis",
+        "S004": "> **Reasoning**\n> **Assessing the rash**\n> Target lesions after a new drug.\n\n"
+        "The most likely diagnosis is erythema multiforme.",
+        "S005": "Reasoning about it at length, but the output was cut before the answer.\n\n### Answer:",
+    }
+    path = tmp_path / "formats.jsonl"
+    path.write_text(
+        "\n".join(json.dumps({"case": c, "model": "M", "text": t}) for c, t in outputs.items()) + "\n",
+        encoding="utf-8",
+    )
+    with session_scope(engine) as session:
+        report = import_responses(
+            session, study=_study(session), path=path, mapping=parse_response_mapping(MAPPING, "mapping.toml")
+        )
+    assert report.added == 5 and report.parse_failures == 1
+    with session_scope(engine) as session:
+        rows = {r.extra["source_line"]: r for r in session.exec(select(Response))}
+        got = {n: (r.parse_reader, r.answer_shape, r.diagnoses, r.parse_ok) for n, r in rows.items()}
+        assert got == {
+            1: ("think_tags", "list", ["Diverticulitis", "Colitis"], True),
+            2: (
+                "answer_section",
+                "single",
+                ["Stanford type A aortic dissection with pericardial effusion"],
+                True,
+            ),
+            3: ("step_tagged", "single", ["Infective endocarditis"], True),
+            4: ("reasoning_summary", "single", ["erythema multiforme"], True),
+            5: ("answer_section", None, [], False),
+        }
+        for r in rows.values():
+            assert r.trace and r.answer in r.raw_output
+        assert rows[5].parse_error == "the answer section is empty" and rows[5].answer == ""
