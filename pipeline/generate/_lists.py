@@ -288,7 +288,10 @@ def _single(lines: list[str], k: int, max_words: int) -> list[str]:
     if len(lines) != 1:
         return []
     body, parts, announced = _comma_parts(lines[0])
-    if len(parts) >= 2 and (announced or _reads_as_list(body, parts)) and re.search(r"[,;]", body):
+    # Two parts split by a comma are one diagnosis and its qualifier ("X, tricuspid valve") more often than
+    # two diagnoses; a semicolon or three parts make a list.
+    listed = (";" in body or len(parts) >= 3 or announced) and len(lines[0].split()) <= 40  # else prose
+    if len(parts) >= 2 and listed and (announced or _reads_as_list(body, parts)):
         labels = [cut_label(p) for p in parts]
         labels = [label for label in labels if valid_label(label)]
         if len(labels) == len(parts):
@@ -387,7 +390,15 @@ def read_diagnoses(answer: str, k: int = 5) -> tuple[list[str], str | None]:
     """(up to k diagnoses in the model's order, shape): shape is "list", "single" or None (none found)."""
     if not answer or k < 1:
         return [], None
-    text = unbox(clean_text(answer))
+    text = unbox(clean_text(answer)).strip()
+    found = _read(text, k)
+    first = re.split(r"\n[ \t]*\n", text, maxsplit=1)[0]
+    if not found[0] and first != text:  # an answer line, then notes about it: the first paragraph alone
+        return _read(first, k)
+    return found
+
+
+def _read(text: str, k: int) -> tuple[list[str], str | None]:
     split = _answer_section(text)
     if split:
         before, section = split

@@ -17,8 +17,8 @@ _HEADING = re.compile(
 )
 # Titles of what models write after the answer to justify it: reasoning, not answer.
 _AFTER_TITLES = (
-    r"explanation|rationale|reasoning|justification|discussion|key\s+(?:findings|points|features)|"
-    r"supporting\s+(?:evidence|findings|features)|why|notes?|next\s+steps|management|treatment|"
+    r"explanation|rationale|reasoning|justification|discussion|basis|evidence|key\s+(?:\w+\s+)?(?:findings|points|"
+    r"features)|supporting|why|notes?|next\s+steps|management|treatment|confidence|"
     r"recommendations?|summary\s+of\s+(?:reasoning|findings)"
 )
 _AFTER = re.compile(

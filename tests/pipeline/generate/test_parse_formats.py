@@ -268,6 +268,19 @@ def test_summary_headings_never_become_diagnoses(title):
             "single",
         ),
         ("Case 1: Sarcoidosis\nCase 2: Tuberculosis", ["Sarcoidosis", "Tuberculosis"], "list"),
+        (
+            "Infective endocarditis (Staphylococcus aureus), tricuspid valve",
+            ["Infective endocarditis (Staphylococcus aureus), tricuspid valve"],
+            "single",
+        ),
+        ("Takotsubo cardiomyopathy, likely triggered by emotional stress", ["Takotsubo cardiomyopathy"], "single"),
+        ("Sarcoidosis; pulmonary tuberculosis", ["Sarcoidosis", "pulmonary tuberculosis"], "list"),
+        (
+            "Infective endocarditis\n\nThis is supported by fever and a new murmur.",
+            ["Infective endocarditis"],
+            "single",
+        ),
+        ("Infective endocarditis\n\n**Key supporting findings:** fever, murmur.", ["Infective endocarditis"], "single"),
     ],
 )
 def test_list_or_one_diagnosis(text, expected, shape):
