@@ -34,7 +34,8 @@ _QUALIFIER_TAIL = re.compile(
 )
 _QUALIFIER_HEAD = re.compile(
     r"^(?:(?:most|more|less|very|highly)\s+)?(?:likely|probable|possible|unlikely|suspected|consider|"
-    r"rule out|r/o|primary|leading|working|differential|top|main|final|preliminary|alternative)"
+    r"rule out|r/o|primary|secondary|leading|working|differential|top|main|final|preliminary|alternative|"
+    r"additional|associated|underlying|comorbid|other)"
     r"(?:\s+(?:diagnosis|diagnoses|dx|consideration|cause))?\s*[:\-–—]\s*",
     re.I,
 )

@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from pipeline.generate._formats._headings import AFTER
 from pipeline.generate._labels import MAX_LABEL_WORDS, MD, bare, clean_text, cut_label, dedupe, key, valid_label
 
+_ITEM_START = re.compile(r"^\s*(?:[#>]+\s*)?(?:\*\*|__)?\s*(?:\(?\d{1,2}[.)]|[-*•●◦▪‣∙+–—]\s)")
 LIST = "list"
 SINGLE = "single"
 _EXTRACTORS: list[Callable[[list[str], int], list[str]]] = []
@@ -304,7 +306,7 @@ def _single(lines: list[str], k: int, max_words: int) -> list[str]:
 # "The most likely diagnosis is X." / "the answer is X": one diagnosis stated in a sentence.
 _STATED = re.compile(
     r"(?:\b(?:diagnosis|answer)\s+(?:here\s+)?(?:is|would\s+be|remains)|\b(?:most\s+likely|probably|likely)\s+"
-    r"(?:has|have|is|represents)|\bsuffers?\s+from)\s*(?:most\s+likely|likely|probably)?\s*:?\s*"
+    r"(?:has|have|is|represents)|\bsuffers?\s+from|\bpatient\s+has)\s*(?:most\s+likely|likely|probably)?\s*:?\s*"
     r"(?P<name>[^.\n;]{2,160})",
     re.I,
 )
@@ -319,7 +321,7 @@ _APPOSITIVE = re.compile(r",\s+(?:a|an|the|which|that|who|as|given|confirming|su
 
 
 def _stated(text: str, pattern: re.Pattern = _STATED) -> list[str]:
-    found = [cut_label(_APPOSITIVE.sub("", MD.sub("", m.group("name")))) for m in pattern.finditer(text)]
+    found = [cut_label(_APPOSITIVE.sub("", _name(m.group("name")))) for m in pattern.finditer(text)]
     labels = [re.sub(r"^(?:an?|the)\s+", "", label, flags=re.I) for label in found]
     labels = [label for label in labels if valid_label(label, 30)]
     return labels[-1:]  # the last statement is the conclusion
@@ -376,8 +378,23 @@ def _extract(text: str, k: int, section: bool = False) -> tuple[list[str], str |
         return found, LIST
     # One line is one diagnosis (a long compound under an answer heading too); prose must state it.
     max_words = 60 if section or len(lines) == 1 else MAX_LABEL_WORDS
-    found = _single(lines, k, max_words) or _stated(text)
+    found = _single(lines, k, max_words) or _stated(text) or _bold_phrase(text)
     return found, (LIST if len(found) > 1 else SINGLE) if found else None
+
+
+def _name(stated: str) -> str:
+    """The stated name: its bold span when it opens with one ("**X**, precipitated by ..." -> X)."""
+    bold = re.match(r"\s*(\*\*|__)(.+?)\1", stated)
+    return bold.group(2) if bold else MD.sub("", stated)
+
+
+def _bold_phrase(text: str) -> list[str]:
+    """One short paragraph with one bold phrase: the phrase is what it names ("The patient has **X**, ...")."""
+    bold = re.findall(r"(\*\*|__)(.+?)\1", text)
+    if len(bold) != 1 or "\n\n" in text.strip() or len(text.split()) > 60:
+        return []
+    label = cut_label(bold[0][1])
+    return [label] if valid_label(label) else []
 
 
 def same_start(a: str, b: str) -> bool:
@@ -391,9 +408,14 @@ def read_diagnoses(answer: str, k: int = 5) -> tuple[list[str], str | None]:
     if not answer or k < 1:
         return [], None
     text = unbox(clean_text(answer)).strip()
+    first, *rest = re.split(r"\n[ \t]*\n", text, maxsplit=1)
+    if rest and AFTER.match(rest[0].lstrip()) and not _ITEM_START.match(first):
+        # "The diagnosis is X." then "Key points:" and a list of findings: X is the answer.
+        found = _stated(first)
+        if found:
+            return found, LIST if len(found) > 1 else SINGLE
     found = _read(text, k)
-    first = re.split(r"\n[ \t]*\n", text, maxsplit=1)[0]
-    if not found[0] and first != text:  # an answer line, then notes about it: the first paragraph alone
+    if not found[0] and rest:  # an answer line, then notes about it: the first paragraph alone
         return _read(first, k)
     return found
 

@@ -21,7 +21,7 @@ _AFTER_TITLES = (
     r"features)|supporting|why|notes?|next\s+steps|management|treatment|confidence|"
     r"recommendations?|summary\s+of\s+(?:reasoning|findings)"
 )
-_AFTER = re.compile(
+AFTER = _AFTER = re.compile(
     r"^(?:(?:#{1,6}[ \t]*|\*\*|__)[ \t]*(?:" + _AFTER_TITLES + r")\b|(?:" + _AFTER_TITLES + r")[ \t]*:)",
     re.I | re.M,
 )
@@ -58,6 +58,8 @@ def final_heading(text: str) -> Heading | None:
     found = [m for m in _HEADING.finditer(text) if _is_heading(m)]
     labels = [_label(m) for m in found]
     pool = [m for m, label in zip(found, labels, strict=True) if label in ANSWER_LABELS or labels.count(label) == 1]
+    while len(pool) >= 2 and not text[pool[-2].end() : pool[-1].start()].strip():
+        pool.pop()  # "### Answer:" right above "**Primary diagnosis:** X": the outer heading holds both
     for m in reversed(pool):
         answer_start = m.start("rest") if m.group("rest") else m.end()
         after = _AFTER.search(text, m.end())

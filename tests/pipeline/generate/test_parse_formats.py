@@ -406,6 +406,24 @@ def test_think_wrapped_shipped_traces_split_back_exactly():
             ["Acute pancreatitis", "Peptic ulcer"],
         ),
         ("The patient most likely has acute pancreatitis, given the lipase.", ["acute pancreatitis"]),
+        (
+            "### Answer:\n**Primary Diagnosis:** Acute intermittent porphyria\n**Secondary:** Hyponatremia due to SIADH",
+            ["Acute intermittent porphyria", "Hyponatremia due to SIADH"],
+        ),
+        (  # a stated diagnosis, then a list of findings under "Key points:"
+            "Based on the presentation, the most likely diagnosis is **acute intermittent porphyria**.\n\n"
+            "Key points:\n- abdominal pain\n- dark urine",
+            ["acute intermittent porphyria"],
+        ),
+        (
+            "## Final Answer\n\nThe patient has **acute intermittent porphyria (AIP)**, precipitated by fasting.",
+            ["acute intermittent porphyria (AIP)"],
+        ),
+        (  # bare heading lines with "Key features:" under each stay a list
+            "Gout\n\nKey features: first MTP joint.\n\nPseudogout\n\nKey features: knee, older patient.\n\n"
+            "Septic arthritis\n\nKey features: fever.",
+            ["Gout", "Pseudogout", "Septic arthritis"],
+        ),
     ],
 )
 def test_final_diagnosis_first_then_its_differential(text, expected):
