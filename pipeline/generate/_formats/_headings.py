@@ -18,7 +18,8 @@ _HEADING = re.compile(
 # Titles of what models write after the answer to justify it: reasoning, not answer.
 _AFTER_TITLES = (
     r"explanation|rationale|reasoning|justification|discussion|basis|evidence|key\s+(?:\w+\s+)?(?:findings|points|"
-    r"features)|supporting|why|notes?|next\s+steps|management|treatment|confidence|"
+    r"features)|supporting|why|notes?|next\s+steps|management|treatment|confidence|step-by-step|steps|"
+    r"thought\s+process|analysis|"
     r"recommendations?|summary\s+of\s+(?:reasoning|findings)"
 )
 AFTER = _AFTER = re.compile(

@@ -27,6 +27,9 @@ def read_steps(text: str) -> Split | None:
     if len(steps) < 2 or text[: steps[0].start()].strip().count("\n\n") > 2:
         return None  # steps buried deep in prose are a list inside the answer, not its reasoning
     heading = final_heading(text)
+    if heading is not None and heading.start < steps[0].start():  # the answer first, then its steps
+        end = min(heading.end, steps[0].start())
+        return Split(join(text[: heading.start], text[end:]), text[heading.answer_start : end].strip())
     if heading is not None and heading.start > steps[-1].start():
         return Split(join(text[: heading.start], text[heading.end :]), text[heading.answer_start : heading.end].strip())
     empty = empty_heading_at_end(text)

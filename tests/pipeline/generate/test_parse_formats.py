@@ -157,6 +157,19 @@ def test_step_n_colon_style_with_the_answer_after_the_last_step():
     assert got.diagnoses == ["systemic lupus erythematosus"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "### Answer:\nInfective endocarditis\n\n### Step-by-step reasoning\n<step 1> Fever.\n<step 2> Murmur.",
+        "**Final diagnosis:** Infective endocarditis\n\n<step 1> Fever.\n<step 2> Murmur.",
+    ],
+)
+def test_the_answer_first_then_its_steps(text):
+    got = parse_answer(text)
+    assert got.reader == "step_tagged" and "<step 2> Murmur." in got.trace and got.note is None
+    assert got.diagnoses == ["Infective endocarditis"]
+
+
 def test_steps_without_any_answer_read_the_last_step_and_flag_it():
     text = "**Step 1:** Fever and neck stiffness.\n**Step 2:** CSF shows neutrophils; bacterial meningitis."
     got = parse_answer(text)
