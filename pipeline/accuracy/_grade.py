@@ -16,6 +16,7 @@ import pandas as pd
 from sqlmodel import Session, select
 
 from db.models import TASK_MULTIPLE_CHOICE, Annotator, Case, CaseSet, Grade, Model, Response
+from pipeline.accuracy._judge import Judge, JudgeConfig, study_judge_config
 from pipeline.accuracy._match import (
     GRADER_VERSION,
     GoldNames,
@@ -25,7 +26,6 @@ from pipeline.accuracy._match import (
     match_option,
     mentions_gold,
 )
-from pipeline.accuracy._judge import Judge, JudgeConfig, study_judge_config
 from pipeline.accuracy._normalise import name_variants
 from pipeline.accuracy._synonyms import case_synonyms
 from pipeline.errors import DxTraceError

@@ -59,7 +59,9 @@ class JudgeConfig:
         for key, kind in (("max_tokens", int), ("temperature", int | float), ("timeout_s", int | float)):
             value = raw.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, kind) or value < 0):
-                problems.append(Problem(filename, None, f"{where}.{key}", f"must be a non-negative number, got {value!r}"))
+                problems.append(
+                    Problem(filename, None, f"{where}.{key}", f"must be a non-negative number, got {value!r}")
+                )
         for key in ("backend", "base_url", "api_key_env"):
             if raw.get(key) is not None and not isinstance(raw.get(key), str):
                 problems.append(Problem(filename, None, f"{where}.{key}", "must be text"))

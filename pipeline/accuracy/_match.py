@@ -254,7 +254,9 @@ def decide(best_per_rank: Sequence[Match], th: Thresholds) -> MatchResult:
     confident = [m for m in best_per_rank if m.confident]
     if confident:
         m = min(confident, key=lambda x: x.rank)
-        return MatchResult(True, m.rank, m.method, m.score, m.diagnosis, best=tuple(best_per_rank), evidence=m.as_dict())
+        return MatchResult(
+            True, m.rank, m.method, m.score, m.diagnosis, best=tuple(best_per_rank), evidence=m.as_dict()
+        )
     candidates = tuple(m for m in best_per_rank if is_candidate(m, th))
     if candidates:
         top = max(candidates, key=lambda x: x.score)

@@ -157,7 +157,32 @@ def containment(p: Pair) -> Match | None:
             for g, _ in p.gold.names:
                 if s == g or qualifier_match(s, g):
                     found.append(Match(0, p.diagnosis, s, g, "containment", 1.0, True, evidence=(("segment", s),)))
+    found.extend(_compound_gold(p, parts))
     return _pick(found)
+
+
+def _part_match(answer_parts: list[str], part: str, text: str) -> bool:
+    return f" {part} " in text or any(s == part or qualifier_match(s, part) for s in answer_parts)
+
+
+def _compound_gold(p: Pair, parts: list[str]) -> list[Match]:
+    """A gold of joined parts ("peritonitis caused by Mycoplasma hominis"): its main disease (the first
+    part) stated in the answer counts; which other parts (cause, complication) it states is evidence."""
+    answer_parts = [*parts, *p.variants]
+    text = f" {' '.join(answer_parts)} "
+    out = []
+    for g, _ in p.gold.names:
+        gold_parts = segments(g)
+        if len(gold_parts) < 2:
+            continue
+        head, rest = gold_parts[0], gold_parts[1:]
+        if not _part_match(answer_parts, head, text):
+            continue
+        stated = [r for r in rest if _part_match(answer_parts, r, text)]
+        score = (1 + len(stated)) / len(gold_parts)
+        evidence = (("segment", head), ("gold_parts", gold_parts), ("parts_stated", [head, *stated]))
+        out.append(Match(0, p.diagnosis, head, head, "containment", score, True, evidence=evidence))
+    return out
 
 
 @tier("fuzzy")
