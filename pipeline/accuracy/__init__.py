@@ -19,6 +19,7 @@ from pipeline.accuracy._grade import (
     incorrect_response_ids,
     pending_grades,
     record_clinician_grade,
+    stale_grades,
 )
 from pipeline.accuracy._judge import JudgeConfig, JudgeVerdict, read_verdict
 from pipeline.accuracy._match import (
@@ -111,6 +112,7 @@ __all__ = [
     "study_accuracy",
     "study_accuracy_by_case_set",
     "study_case_sets",
+    "stale_grades",
     "study_pairs",
     "tier_names",
 ]

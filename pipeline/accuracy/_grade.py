@@ -475,6 +475,38 @@ def record_clinician_grade(
     return grade
 
 
+@dataclass(frozen=True)
+class StaleGrades:
+    """Grades made against a gold that has since changed (import-cases --update)."""
+
+    automatic: int  # re-graded by the next `grade`; until then they count as not graded
+    clinician: int  # flagged: the next `grade` puts the response back to pending for a clinician's review
+
+    def message(self) -> str | None:
+        if not (self.automatic or self.clinician):
+            return None
+        return (
+            f"the gold diagnosis changed: {self.automatic} automatic grade(s) are stale and "
+            f"{self.clinician} clinician grade(s) need review; run: python -m pipeline grade --study STUDY"
+        )
+
+
+def stale_grades(session: Session, case_keys: list[str] | None = None, case_set: str | None = None) -> StaleGrades:
+    """Count the grades whose recorded gold differs from their case's gold now (all, or these cases)."""
+    stmt = select(Grade, Case).join(Response, Response.id == Grade.response_id).join(Case, Case.id == Response.case_id)
+    if case_set is not None:
+        stmt = stmt.join(CaseSet, CaseSet.id == Case.case_set_id).where(CaseSet.name == case_set)
+    auto = clinician = 0
+    keys = set(case_keys) if case_keys is not None else None
+    for g, case in session.exec(stmt):
+        if (keys is None or case.case_key in keys) and is_stale(g, case):
+            if g.status == STATUS_CLINICIAN:
+                clinician += 1
+            else:
+                auto += 1
+    return StaleGrades(auto, clinician)
+
+
 def incorrect_response_ids(session: Session, study_id: int, *, models: list[str] | None = None) -> list[int]:
     """Responses whose grade that counts says the gold is not among the diagnoses: the annotation work list."""
     frame = effective_grades(session, study_id)
