@@ -97,3 +97,38 @@ def test_judge_setting_is_validated():
         JudgeConfig.parse({"base_url": "http://x"}, "study.toml")
     with pytest.raises(InputError, match="grading.judge.colour: unknown key"):
         JudgeConfig.parse({"model": "m", "colour": 1}, "study.toml")
+
+
+STUDY = """
+[study]
+name = "judged"
+case_set = "sandmann125"
+template = "five_diagnoses"
+
+[[models]]
+name = "M"
+backend = "openai"
+model = "m"
+
+[grading.judge]
+model = "qwen"
+base_url = "http://127.0.0.1:8000/v1"
+max_tokens = 100
+"""
+
+
+def test_study_file_names_the_judge(sqlite_engine):
+    from pipeline.generate._study import ensure_study, parse_study
+
+    spec = parse_study(STUDY, "judged.toml")
+    assert spec.grading["judge"]["model"] == "qwen"
+    with Session(sqlite_engine) as session:
+        study = ensure_study(session, spec, imports=False)
+        cfg = study_judge_config(study.settings)
+        assert cfg is not None and cfg.model == "qwen" and cfg.base_url == "http://127.0.0.1:8000/v1"
+    with pytest.raises(InputError) as err:
+        parse_study(STUDY.replace('model = "qwen"', "max_tokens = -1").replace("max_tokens = 100\n", ""), "s.toml")
+    text = str(err.value)
+    assert "s.toml: grading.judge.model" in text and "grading.judge.max_tokens" in text
+    with pytest.raises(InputError, match="grading.colour: unknown key"):
+        parse_study(STUDY + "\n[grading.colour]\nx = 1\n", "s.toml")
