@@ -144,7 +144,9 @@ class Response(SQLModel, table=True):
     diagnoses: list | None = _json()  # parsed ranked diagnoses, up to five
     chosen_option: str | None = None  # multiple choice: the parsed option
     parse_ok: bool = True
-    parse_error: str | None = None
+    parse_error: str | None = None  # why parsing failed or fell back (parse_ok=False)
+    parse_reader: str | None = None  # format readers that split trace/answer: "think_tags+answer_section", "plain"
+    answer_shape: str | None = None  # "list" (ranked diagnoses), "single" (one final diagnosis), None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     reasoning_tokens: int | None = None

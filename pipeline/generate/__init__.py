@@ -28,7 +28,15 @@ from pipeline.generate._import import (
     resolve_response_source,
     shipped_response_sets,
 )
-from pipeline.generate._parse import clean_text, normalise_option, parse_choice, parse_diagnoses, split_reasoning
+from pipeline.generate._parse import (
+    ParsedAnswer,
+    clean_text,
+    normalise_option,
+    parse_answer,
+    parse_choice,
+    parse_diagnoses,
+    split_reasoning,
+)
 from pipeline.generate._prompts import PromptTemplate, load_template, messages_text, shipped_templates
 from pipeline.generate._record import ParsedOutput, ensure_case_set, parse_output
 from pipeline.generate._runner import GenerationSummary, ModelRunSummary, generate, select_cases
@@ -54,6 +62,7 @@ __all__ = [
     "ModelInfo",
     "ModelRunSummary",
     "ModelSpec",
+    "ParsedAnswer",
     "ParsedOutput",
     "PromptTemplate",
     "ResponseImportReport",
@@ -73,6 +82,7 @@ __all__ = [
     "load_template",
     "messages_text",
     "normalise_option",
+    "parse_answer",
     "parse_choice",
     "parse_diagnoses",
     "parse_output",

@@ -379,6 +379,8 @@ def import_responses(
             chosen_option=out.chosen_option,
             parse_ok=out.parse_ok,
             parse_error=out.parse_error,
+            parse_reader=out.reader,
+            answer_shape=out.shape,
             extra={"source_file": path.name, "source_line": r.line, **r.extra},
         )
         session.add(response)

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from db.models import TASK_MULTIPLE_CHOICE, Case, CaseSet
 from pipeline.cases import SHIPPED_CASES, import_cases, load_mapping, read_case_file, shipped_case_sets
 from pipeline.errors import DxTraceError
-from pipeline.generate._parse import parse_choice, parse_diagnoses, split_reasoning
+from pipeline.generate._parse import parse_answer, parse_choice, split_answer
 
 NO_DIAGNOSIS = "no diagnosis found in the answer"
 NO_OPTION = "no single option found in the answer"
@@ -24,6 +24,8 @@ class ParsedOutput:
     chosen_option: str | None
     parse_ok: bool
     parse_error: str | None
+    reader: str | None = None  # the format readers that split trace and answer ("think_tags+answer_section")
+    shape: str | None = None  # "list", "single", or None
 
 
 def parse_output(
@@ -35,18 +37,22 @@ def parse_output(
     answer: str | None = None,
     k: int = 5,
 ) -> ParsedOutput:
-    """Split and parse one output. A separate trace/answer (from the server or the file) wins over inline tags."""
-    inline_trace, inline_answer = split_reasoning(answer if answer is not None else raw)
-    traces = [t for t in (trace, inline_trace) if t and t.strip()]
-    full_trace = "\n\n".join(t.strip() for t in traces) or None
-    text = inline_answer
-    if not text.strip():
-        return ParsedOutput(full_trace, text, [] if task != TASK_MULTIPLE_CHOICE else None, None, False, EMPTY)
+    """Split and parse one output. A separate trace (server field, file column) is kept and the
+    answer's own inline reasoning is added to it; a fallback or a guessed split sets parse_ok=False
+    with the reason in parse_error, never silently."""
+    text = answer if answer is not None else raw
     if task == TASK_MULTIPLE_CHOICE:
-        chosen = parse_choice(text, list(options or []))
-        return ParsedOutput(full_trace, text, None, chosen, chosen is not None, None if chosen else NO_OPTION)
-    diagnoses = parse_diagnoses(text, k=k)
-    return ParsedOutput(full_trace, text, diagnoses, None, bool(diagnoses), None if diagnoses else NO_DIAGNOSIS)
+        full_trace, ans, reader, note = split_answer(text, trace)
+        if not ans.strip():
+            return ParsedOutput(full_trace, ans, None, None, False, note or EMPTY, reader)
+        chosen = parse_choice(ans, list(options or []))
+        error = None if chosen else NO_OPTION
+        return ParsedOutput(full_trace, ans, None, chosen, chosen is not None and not note, note or error, reader)
+    got = parse_answer(text, k=k, trace=trace)
+    if not got.answer.strip() and not got.diagnoses:
+        return ParsedOutput(got.trace, got.answer, [], None, False, got.note or EMPTY, got.reader)
+    error = got.note or (None if got.diagnoses else NO_DIAGNOSIS)
+    return ParsedOutput(got.trace, got.answer, got.diagnoses, None, error is None, error, got.reader, got.shape)
 
 
 def ensure_case_set(session: Session, name: str) -> CaseSet:

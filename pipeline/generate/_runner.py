@@ -238,6 +238,8 @@ def _store(
             "chosen_option": out.chosen_option,
             "parse_ok": out.parse_ok,
             "parse_error": out.parse_error,
+            "parse_reader": out.reader,
+            "answer_shape": out.shape,
             "prompt_tokens": result.prompt_tokens,
             "completion_tokens": result.completion_tokens,
             "reasoning_tokens": result.reasoning_tokens,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 12:55:47.871681
+Create Date: 2026-12-01 03:14:37.495165
 """
 from typing import Sequence, Union
 
@@ -173,6 +173,8 @@ def upgrade() -> None:
     sa.Column('chosen_option', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('parse_ok', sa.Boolean(), nullable=False),
     sa.Column('parse_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('parse_reader', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('answer_shape', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('prompt_tokens', sa.Integer(), nullable=True),
     sa.Column('completion_tokens', sa.Integer(), nullable=True),
     sa.Column('reasoning_tokens', sa.Integer(), nullable=True),

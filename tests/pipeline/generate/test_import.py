@@ -59,11 +59,14 @@ def test_both_shipped_response_sets_load(engine):
         ).all()
         assert len(r1) == 400
         sample = r1[0]
-        assert (
-            sample.trace.startswith("Okay")
-            and "### Answer" in sample.answer
-            and sample.raw_output.strip() == sample.answer
-        )
+        # The thinking field, then the answer's own <step n> reasoning; the answer is the "### Answer:" section.
+        assert sample.trace.startswith("Okay") and "<step 1>" in sample.trace and "### Answer" not in sample.answer
+        assert sample.answer and sample.answer in sample.raw_output and sample.answer_shape == "single"
+        assert {r.parse_reader for r in r1} == {"reasoning_field+step_tagged"}
+        assert all(r.answer in r.raw_output for r in r1)
+        # One answer ends with an empty "### Answer:": flagged, its diagnosis read from the reasoning.
+        empty = [r for r in r1 if not r.answer]
+        assert len(empty) == 1 and not empty[0].parse_ok and "reasoning" in empty[0].parse_error
         grades = session.exec(select(Grade)).all()
         assert Counter(g.correct for g in grades) == Counter({True: 326, False: 74})
         assert {g.method for g in grades} == {"imported"} and {g.grader for g in grades} == {"medrbench-gpt-judge"}
@@ -82,6 +85,8 @@ def test_sandmann_parse_failures_are_flagged_never_dropped(sqlite_engine):
         failed = [r for r in rows if not r.parse_ok]
         assert len(failed) == 5
         assert all(r.parse_error == "no diagnosis found in the answer" and r.diagnoses == [] for r in failed)
+        # Answer-only text: no trace is invented, the reader says so.
+        assert {r.parse_reader for r in rows} == {"plain"} and all(r.trace is None for r in rows)
         assert all(r.raw_output for r in failed)
         assert Counter(len(r.diagnoses) for r in rows)[5] >= 710
         # Raw text kept verbatim, with the clinicians' Likert score and the file line it came from.
@@ -155,6 +160,7 @@ def test_csv_import_with_an_empty_answer_kept_and_flagged(sqlite_engine, tmp_pat
     with session_scope(sqlite_engine) as session:
         rows = {r.extra["source_line"]: r for r in session.exec(select(Response))}
         assert rows[2].trace == "LLQ pain" and rows[2].diagnoses == ["Diverticulitis", "Colitis"]
+        assert rows[2].parse_reader == "think_tags" and rows[2].answer_shape == "list"
         assert rows[2].raw_output.startswith("<think>")
         assert rows[4].raw_output == "" and not rows[4].parse_ok and rows[4].parse_error == "the answer is empty"
 
@@ -200,3 +206,45 @@ def test_cli_import_responses(tmp_path):
     assert out.returncode == 2
     assert f"error: {bad}:2: case_id (column 'id'): no case 'nope'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_import_records_each_format_reader_and_the_trace(engine, tmp_path):
+    """Outputs of several reasoning-model formats in one file: each gets its trace, its reader, its shape."""
+    outputs = {
+        "S001": "<think>\nLLQ pain and fever.\n</think>\n\n1. Diverticulitis\n2. Colitis",
+        "S002": "Let me think. Chest pain radiating to the back, unequal pulses.\n\n**Final Answer**\n\n"
+        "Stanford type A aortic dissection with pericardial effusion",
+        "S003": "<step 1> Fever and a new murmur.\n<step 2> Blood cultures grow S. aureus.\n\n### Answer:\n"
+        "Infective endocarditis",
+        "S004": "> **Reasoning**\n> **Assessing the rash**\n> Target lesions after a new drug.\n\n"
+        "The most likely diagnosis is erythema multiforme.",
+        "S005": "Reasoning about it at length, but the output was cut before the answer.\n\n### Answer:",
+    }
+    path = tmp_path / "formats.jsonl"
+    path.write_text(
+        "\n".join(json.dumps({"case": c, "model": "M", "text": t}) for c, t in outputs.items()) + "\n",
+        encoding="utf-8",
+    )
+    with session_scope(engine) as session:
+        report = import_responses(
+            session, study=_study(session), path=path, mapping=parse_response_mapping(MAPPING, "mapping.toml")
+        )
+    assert report.added == 5 and report.parse_failures == 1
+    with session_scope(engine) as session:
+        rows = {r.extra["source_line"]: r for r in session.exec(select(Response))}
+        got = {n: (r.parse_reader, r.answer_shape, r.diagnoses, r.parse_ok) for n, r in rows.items()}
+        assert got == {
+            1: ("think_tags", "list", ["Diverticulitis", "Colitis"], True),
+            2: (
+                "answer_section",
+                "single",
+                ["Stanford type A aortic dissection with pericardial effusion"],
+                True,
+            ),
+            3: ("step_tagged", "single", ["Infective endocarditis"], True),
+            4: ("reasoning_summary", "single", ["erythema multiforme"], True),
+            5: ("answer_section", None, [], False),
+        }
+        for r in rows.values():
+            assert r.trace and r.answer in r.raw_output
+        assert rows[5].parse_error == "the answer section is empty" and rows[5].answer == ""

@@ -37,7 +37,8 @@ def test_real_llama_server_with_concurrent_requests(engine, llama_server, tmp_pa
         assert r.latency_s > 0
         prompt = json.loads(r.prompt)
         assert prompt[-1]["role"] == "user" and "five preliminary diagnoses" in prompt[-1]["content"]
-        assert r.parse_ok == bool(r.diagnoses) and (r.parse_ok or r.parse_error)
+        assert r.parse_ok == (bool(r.diagnoses) and r.parse_error is None) and (r.parse_ok or r.parse_error)
+        assert r.parse_reader and r.answer in r.raw_output
     with session_scope(engine) as session:
         run = session.exec(select(Run)).one()
         assert (
@@ -208,3 +209,46 @@ def test_api_key_from_the_named_environment_variable(sqlite_engine, replay, tmp_
         generate(sqlite_engine, study, progress=False)
     monkeypatch.setenv("DXTRACE_TEST_KEY", "sk-test")
     assert generate(sqlite_engine, study, progress=False).completed == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "reader", "trace_start", "answer_start", "diagnoses", "shape"),
+    [
+        (
+            "qwq_answer_section",
+            "answer_section",
+            "Alright, so a 52-year-old",
+            "1. Sigmoid diverticulitis",
+            ["Sigmoid diverticulitis", "Ischemic colitis", "Pyelonephritis", "Nephrolithiasis", "Colorectal carcinoma"],
+            "list",
+        ),
+        (
+            "gemini_steps",
+            "step_tagged",
+            "<step 1> Left lower quadrant",
+            "Recurrent sigmoid diverticulitis",
+            ["Recurrent sigmoid diverticulitis, Hinchey stage II, with a pericolic abscess"],
+            "single",
+        ),
+        ("inline_think", "think_tags", "LLQ pain", "1. Diverticulitis", ["Diverticulitis", "Appendicitis"], "list"),
+        (
+            "vllm_reasoning_content",
+            "reasoning_field",
+            "Okay, left lower quadrant",
+            "1.",
+            ["Diverticulitis", "Ischemic colitis", "Pyelonephritis", "Nephrolithiasis", "Ovarian torsion"],
+            "list",
+        ),
+    ],
+)
+def test_generate_stores_the_reader_the_trace_and_the_answer_section(
+    sqlite_engine, replay, tmp_path, reply, reader, trace_start, answer_start, diagnoses, shape
+):
+    """Reasoning inline in the content (no reasoning parser on the server) still ends up in the trace."""
+    replay.serve(Reply(body=recorded(reply)))
+    study = write_study(tmp_path, name="f", backend="openai", model="m", base_url=replay.url, cases=["S001"])
+    assert generate(sqlite_engine, study, progress=False).completed == 1
+    (r,) = responses(sqlite_engine)
+    assert r.parse_reader == reader and r.parse_ok and r.parse_error is None
+    assert r.trace.startswith(trace_start) and r.answer.startswith(answer_start)
+    assert r.answer in r.raw_output and r.diagnoses == diagnoses and r.answer_shape == shape

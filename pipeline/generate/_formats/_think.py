@@ -1,0 +1,54 @@
+"""Inline reasoning blocks: ``<think>...</think>answer`` (R1 and its distills, QwQ, Qwen3, Kimi)."""
+
+from __future__ import annotations
+
+from pipeline.generate._formats._registry import WRAPPER, Split, join, reader
+
+# Tag pairs reasoning models use for their trace inside the content.
+_THINK_TAGS = (
+    ("<think>", "</think>"),
+    ("<thinking>", "</thinking>"),
+    ("<reasoning>", "</reasoning>"),
+    ("◁think▷", "◁/think▷"),
+)
+CUT_OFF = "the output ends inside its reasoning block (cut off at max tokens?)"
+
+
+@reader("think_tags", order=10, stage=WRAPPER)
+def read_think_tags(text: str) -> Split | None:
+    """Every tagged block is trace, the rest is answer.
+
+    A closing tag without an opening one (R1-distill chat templates put ``<think>``
+    in the prompt) makes all before it trace; an unclosed block (cut at max tokens)
+    is all trace and the answer is empty.
+    """
+    lower = text.lower()
+    for open_tag, close_tag in _THINK_TAGS:
+        if open_tag in lower or close_tag in lower:
+            return _split_tags(text, lower, open_tag, close_tag)
+    return None
+
+
+def _split_tags(text: str, lower: str, open_tag: str, close_tag: str) -> Split:
+    traces: list[str] = []
+    answer_parts: list[str] = []
+    pos = 0
+    o, c = lower.find(open_tag), lower.find(close_tag)
+    if c != -1 and (o == -1 or c < o):  # closing tag first: everything before it is the trace
+        traces.append(text[:c])
+        pos = c + len(close_tag)
+    while True:
+        o = lower.find(open_tag, pos)
+        if o == -1:
+            answer_parts.append(text[pos:])
+            break
+        answer_parts.append(text[pos:o])
+        start = o + len(open_tag)
+        c = lower.find(close_tag, start)
+        if c == -1:  # unclosed: cut off while thinking
+            traces.append(text[start:])
+            answer = "".join(answer_parts).strip()
+            return Split(join(*traces), answer, None if answer else CUT_OFF)
+        traces.append(text[start:c])
+        pos = c + len(close_tag)
+    return Split(join(*traces), "".join(answer_parts).strip())
