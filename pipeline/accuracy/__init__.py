@@ -8,7 +8,7 @@ model and per pair, overall and per subgroup, and written as CSV, JSON, Markdown
 
 from __future__ import annotations
 
-from pipeline.accuracy._check import GradeCheck, cohen_kappa, grade_check, grade_check_markdown
+from pipeline.accuracy._check import GradeCheck, cohen_kappa, grade_check, grade_check_markdown, report_grade_check
 from pipeline.accuracy._csv import read_results_csv
 from pipeline.accuracy._grade import (
     GradingSummary,
@@ -109,6 +109,7 @@ __all__ = [
     "read_results_csv",
     "read_verdict",
     "record_clinician_grade",
+    "report_grade_check",
     "study_accuracy",
     "study_accuracy_by_case_set",
     "study_case_sets",

@@ -277,3 +277,18 @@ def grade_check_markdown(check: GradeCheck) -> str:
         _md(check.breakdown("model")),
     ]
     return "\n\n".join(parts + [f"- {n}" for n in check.notes])
+
+
+def report_grade_check(session: Session, study_ref: int | str) -> GradeCheck | None:
+    """The grade-check the report's accuracy section shows: against the study's imported labels (the first
+    imported grader) or else its clinicians' grades; None when the study has no reference."""
+    study = get_study(session, study_ref)
+    rows = _rows(session, study.id)
+    grades = _grades_by_response(session, [r.id for r, *_ in rows])
+    refs = [r for r in known_references(rows, grades) if not r.startswith("extra.")]
+    imported = [r for r in refs if r != "clinician"]
+    choice = imported[0] if imported else ("clinician" if "clinician" in refs else None)
+    if choice is None:
+        return None
+    check = grade_check(session, study.id, choice)
+    return check if check.n else None

@@ -14,6 +14,7 @@ from pipeline.accuracy import (
     grade_study,
     pending_grades,
     record_clinician_grade,
+    report_grade_check,
     stale_grades,
     study_accuracy,
 )
@@ -87,6 +88,8 @@ def test_grade_check_numbers_and_imported_labels_do_not_block(engine):
         assert check.breakdown("model").iloc[0]["n"] == 4
         assert "agreement 75.0%" in grade_check_markdown(check)
         assert grade_check(session, study.id, "imported").n == 4  # any imported label
+        shown = report_grade_check(session, study.id)  # what the report's accuracy section can call
+        assert shown is not None and shown.reference == "bench-judge" and shown.agreement == 0.75
 
 
 def test_grade_check_on_extra_field_with_threshold(engine):
@@ -98,6 +101,7 @@ def test_grade_check_on_extra_field_with_threshold(engine):
         grade_study(session, study.id, embeddings=False, judge=False)
         check = grade_check(session, study.id, "extra.likert", threshold=4)
         assert check.n == 4 and check.agreement == 1.0
+        assert report_grade_check(session, study.id) is None  # no imported or clinician reference
 
 
 def test_unknown_reference_is_one_clear_error(engine):

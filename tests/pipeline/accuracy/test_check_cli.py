@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from db.models import Grade
 from pipeline.accuracy import grade_study
 from pipeline.cli import main
-from tests.pipeline.accuracy.test_check import build
+from tests.pipeline.accuracy.test_check import CASES, build
 
 
 def _url(engine) -> str:
@@ -40,3 +40,26 @@ def test_grade_check_cli(engine, tmp_path, capsys):
     assert main(["--db", _url(engine), "grade-check", "--study", "nostudy", "--reference", "imported"]) == 2
     assert main(["--db", _url(engine), "grade-check", "--study", "check", "--reference", "imported",
                  "--conf-level", "95"]) == 2  # fmt: skip
+
+
+def test_import_cases_update_says_grades_went_stale(engine, tmp_path, capsys):
+    cases = tmp_path / "mini.jsonl"
+
+    def write(gold_c1: str) -> None:
+        rows = [{"case_id": key, "vignette": f"vignette {key}", "gold_diagnosis": gold_c1 if key == "c1" else gold,
+                 "systems": systems} for key, gold, _, _, systems in CASES]  # fmt: skip
+        cases.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+
+    write("Acute appendicitis")
+    url = _url(engine)
+    assert main(["--db", url, "import-cases", str(cases), "--name", "mini"]) == 0
+    with Session(engine) as session:
+        study, _ = build(session)  # the case set exists already: build adds the study and responses
+        grade_study(session, study.id, embeddings=False, judge=False)
+        session.commit()
+    capsys.readouterr()
+    write("Gastroenteritis")
+    assert main(["--db", url, "import-cases", str(cases), "--name", "mini"]) == 2  # changed: refused without --update
+    assert main(["--db", url, "import-cases", str(cases), "--name", "mini", "--update"]) == 0
+    out = capsys.readouterr().out
+    assert "1 automatic grade(s) are stale" in out and "python -m pipeline grade" in out
