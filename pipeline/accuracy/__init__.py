@@ -1,12 +1,14 @@
 """Accuracy: grading responses against the gold diagnosis, and the study's statistics.
 
-Grading (tiers: exact, synonym, fuzzy, embedding; uncertain matches wait for a clinician) writes
-Grade rows; the statistics are pure functions on statsmodels/scipy; the study table is built per
+Grading (a ladder of registered tiers: exact, synonym, ICD-10-CM terminology, containment, fuzzy,
+embedding, an optional LLM judge; uncertain matches wait for a clinician) writes Grade rows;
+grade_check validates the grades against a reference label; the statistics are pure functions on statsmodels/scipy; the study table is built per
 model and per pair, overall and per subgroup, and written as CSV, JSON, Markdown and a forest plot.
 """
 
 from __future__ import annotations
 
+from pipeline.accuracy._check import GradeCheck, cohen_kappa, grade_check, grade_check_markdown, report_grade_check
 from pipeline.accuracy._csv import read_results_csv
 from pipeline.accuracy._grade import (
     GradingSummary,
@@ -17,7 +19,9 @@ from pipeline.accuracy._grade import (
     incorrect_response_ids,
     pending_grades,
     record_clinician_grade,
+    stale_grades,
 )
+from pipeline.accuracy._judge import JudgeConfig, JudgeVerdict, read_verdict
 from pipeline.accuracy._match import (
     GRADER_VERSION,
     GoldNames,
@@ -51,6 +55,7 @@ from pipeline.accuracy._stats import (
 )
 from pipeline.accuracy._study import study_accuracy, study_accuracy_by_case_set, study_case_sets, study_pairs
 from pipeline.accuracy._synonyms import case_synonyms, curated_synonyms
+from pipeline.accuracy._tiers import tier_names
 
 __all__ = [
     "CI_METHODS",
@@ -67,6 +72,9 @@ __all__ = [
     "Adjusted",
     "Difference",
     "GoldNames",
+    "GradeCheck",
+    "JudgeConfig",
+    "JudgeVerdict",
     "GradingSummary",
     "Match",
     "MatchResult",
@@ -80,6 +88,9 @@ __all__ = [
     "accuracy_report",
     "adjust_p_values",
     "case_synonyms",
+    "cohen_kappa",
+    "grade_check",
+    "grade_check_markdown",
     "curated_synonyms",
     "effective_grades",
     "forest_plot",
@@ -96,9 +107,13 @@ __all__ = [
     "pending_grades",
     "proportion_ci",
     "read_results_csv",
+    "read_verdict",
     "record_clinician_grade",
+    "report_grade_check",
     "study_accuracy",
     "study_accuracy_by_case_set",
     "study_case_sets",
+    "stale_grades",
     "study_pairs",
+    "tier_names",
 ]

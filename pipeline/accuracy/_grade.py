@@ -1,7 +1,10 @@
 """Grading a study's responses into Grade rows, and reading the grade that counts.
 
-A clinician's grade always wins; otherwise the newest grade. Automatic grading never
-touches clinician or imported grades.
+A clinician's grade always wins; otherwise the newest automatic grade; an imported label (a
+benchmark's own judge) counts only until DxTrace grades the response, and never blocks grading: it
+stays as a reference for grade-check. Every grade records the gold it was made against: when the
+gold changes (import-cases --update) the grade is stale, automatic ones are re-graded, and a
+clinician's is flagged for review (the response goes back to pending), never silently reused.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import pandas as pd
 from sqlmodel import Session, select
 
 from db.models import TASK_MULTIPLE_CHOICE, Annotator, Case, CaseSet, Grade, Model, Response
+from pipeline.accuracy._judge import Judge, JudgeConfig, study_judge_config
 from pipeline.accuracy._match import (
     GRADER_VERSION,
     GoldNames,
@@ -28,6 +32,7 @@ from pipeline.errors import DxTraceError
 from pipeline.studies import get_study
 
 STATUS_AUTO, STATUS_PENDING, STATUS_CLINICIAN = "auto", "pending", "clinician"
+STATUS_STALE = "stale"  # made against an older gold diagnosis; grade again
 UNGRADED = "ungraded"
 
 
@@ -39,7 +44,9 @@ class GradingSummary:
     correct: int = 0
     incorrect: int = 0
     pending: int = 0
-    skipped: int = 0  # already graded (by this grader, a clinician, or imported)
+    skipped: int = 0  # already graded (by this grader or a clinician)
+    stale: int = 0  # re-graded because the gold changed since their grade
+    review: int = 0  # a clinician graded them against an older gold: back to pending for review
     no_response: int = 0  # failed requests: nothing to grade
     by_method: Counter = field(default_factory=Counter)
     by_model: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
@@ -56,6 +63,8 @@ class GradingSummary:
             f"graded {self.graded} response(s) (top {self.k}): {self.correct} correct, {self.incorrect} incorrect "
             f"automatically, {self.pending} waiting for a clinician; {self.skipped} already graded, "
             f"{self.no_response} without a response"
+            + (f"; {self.stale} re-graded because their gold changed" if self.stale else "")
+            + (f"; {self.review} clinician grade(s) made on an older gold wait for review" if self.review else "")
         )
 
 
@@ -86,6 +95,29 @@ def _is_ours(g: Grade) -> bool:
     return g.status in (STATUS_AUTO, STATUS_PENDING) and g.grader.startswith("dxtrace-grader")
 
 
+def is_imported(g: Grade) -> bool:
+    return g.method == "imported"
+
+
+def grade_gold(g: Grade) -> str | None:
+    """The gold diagnosis a grade was made against (None for grades older than this record)."""
+    return (g.details or {}).get("gold")
+
+
+def is_stale(g: Grade, case: Case) -> bool:
+    gold = grade_gold(g)
+    return gold is not None and gold != case.gold_diagnosis
+
+
+@dataclass
+class _Todo:
+    resp: Response
+    case: Case
+    model: Model
+    gold: GoldNames
+    review: Grade | None  # a clinician's grade made against an older gold: to be reviewed
+
+
 def grade_study(
     session: Session,
     study_id: int,
@@ -95,57 +127,99 @@ def grade_study(
     embeddings: bool = True,
     regrade: bool = False,
     models: list[str] | None = None,
+    terminology: bool = True,
+    judge: JudgeConfig | None | bool = None,
 ) -> GradingSummary:
-    """Grade every response of the study that has no grade yet; write one Grade row each.
+    """Grade every response of the study that has no current grade; write one Grade row each.
 
-    regrade=True replaces this grader's earlier automatic and pending grades (never a clinician's or an
-    imported one). Uncertain matches are written with status "pending" and correct=None.
+    regrade=True replaces this grader's earlier automatic and pending grades (never a clinician's; an
+    imported label is kept as a reference). A grade made against an older gold is re-graded even
+    without regrade. Uncertain matches are written with status "pending" and correct=None.
+    judge: None = the study's [grading.judge] if it names one; False = no judge; or a JudgeConfig.
     """
     if k < 1:
         raise DxTraceError(f"k must be at least 1, got {k}")
     study = get_study(session, study_id)
     th = thresholds or Thresholds()
+    judge_config = study_judge_config(study.settings) if judge is None else (judge or None)
     rows = _rows(session, study.id, models)
     existing = _grades_by_response(session, [r.id for r, *_ in rows])
     summary = GradingSummary(study.id, k)
-    todo = []
+    todo: list[_Todo] = []
     for resp, case, case_set, model in rows:
         grades = existing.get(resp.id, [])
-        if any(g.status == STATUS_CLINICIAN or g.method == "imported" for g in grades):
+        clinician = [g for g in grades if g.status == STATUS_CLINICIAN]
+        fresh_clinician = [g for g in clinician if not is_stale(g, case)]
+        if fresh_clinician and max(g.id for g in fresh_clinician) == max(g.id for g in clinician):
             summary.skipped += 1
             continue
         ours = [g for g in grades if _is_ours(g)]
-        if ours and not regrade and any(g.k == k for g in ours):
+        current = [g for g in ours if g.k == k and not is_stale(g, case)]
+        review = max(clinician, key=lambda g: g.id) if clinician else None
+        if current and not regrade and (review is None or current[-1].id > review.id):
             summary.skipped += 1
             continue
         if resp.error and not (resp.answer or "").strip():
             summary.no_response += 1
             continue
+        if any(is_stale(g, case) for g in ours):
+            summary.stale += 1
         for g in ours:
             session.delete(g)
         gold = GoldNames.build(case.gold_diagnosis, case_synonyms(case_set.name, case.case_key, case.synonyms))
-        todo.append((resp, case, model, gold))
+        todo.append(_Todo(resp, case, model, gold, review))
 
-    first = [(item, _grade_one(item[0], item[1], item[3], k, th, None)) for item in todo]
+    cache: dict = {}
+    first = [(item, _grade_one(item, k, th, None, terminology, cache)) for item in todo]
     similarity = None
     if embeddings and any(_needs_embedding(res) for _, res in first):
         from pipeline.accuracy._embed import NameEmbedder
 
         similarity = NameEmbedder()
         names: set[str] = set()
-        for (resp, _case, _model, gold), res in first:
+        for item, res in first:
             if _needs_embedding(res):
-                names.update(gold.strings())
-                for d in _diagnoses(resp, k):
+                names.update(item.gold.strings())
+                for d in _diagnoses(item.resp, k):
                     names.update(name_variants(d, item=True))
-        similarity.prime(names)
-    for (resp, case, model, gold), res in first:
-        if similarity is not None and _needs_embedding(res):
-            res = _grade_one(resp, case, gold, k, th, similarity)
-        session.add(_grade_row(resp, res, k, th, gold, embedded=similarity is not None))
-        summary.add(model.name, res)
+        similarity.prime(names)  # each distinct name encoded once, in batches
+    judge_backend = Judge(judge_config) if judge_config else None
+    try:
+        for item, res in first:
+            if similarity is not None and _needs_embedding(res):
+                res = _grade_one(item, k, th, similarity, terminology, cache)
+            if judge_backend is not None and res.correct is not True and (item.resp.answer or "").strip():
+                res = _judged(judge_backend, item, res, k)
+            if item.review is not None:
+                res = _for_review(res, item.review, item.case)
+                summary.review += 1
+            session.add(_grade_row(item, res, k, th, embedded=similarity is not None, terminology=terminology))
+            summary.add(item.model.name, res)
+    finally:
+        if judge_backend is not None:
+            judge_backend.close()
     session.flush()
     return summary
+
+
+def _judged(judge: Judge, item: _Todo, res: MatchResult, k: int) -> MatchResult:
+    verdict = judge.ask(item.case.gold_diagnosis, item.resp.answer or "", k)
+    evidence = {**verdict.as_dict(), "ladder": res.evidence, "ladder_method": res.method}
+    return MatchResult(verdict.correct, None, "judge", None, None, res.candidates, res.best, evidence=evidence)
+
+
+def _for_review(res: MatchResult, clinician: Grade, case: Case) -> MatchResult:
+    """A clinician graded this response against another gold: a clinician must look again."""
+    evidence = {
+        **(res.evidence or {}),
+        "review": (
+            f"gold changed from {grade_gold(clinician)!r} to {case.gold_diagnosis!r} since clinician grade "
+            f"#{clinician.id} by {clinician.grader}"
+        ),
+        "automatic": None if res.correct is None else res.correct,
+        "automatic_method": res.method,
+    }
+    return MatchResult(None, None, "review", res.score, None, res.candidates, res.best, evidence=evidence)
 
 
 def _needs_embedding(res: MatchResult) -> bool:
@@ -162,7 +236,10 @@ def _diagnoses(resp: Response, k: int) -> list[str]:
     return parse_diagnoses(resp.answer, k)
 
 
-def _grade_one(resp: Response, case: Case, gold: GoldNames, k: int, th: Thresholds, similarity) -> MatchResult:
+def _grade_one(
+    item: _Todo, k: int, th: Thresholds, similarity, terminology: bool, cache: dict | None = None
+) -> MatchResult:
+    resp, case, gold = item.resp, item.case, item.gold
     if case.task == TASK_MULTIPLE_CHOICE:
         chosen = resp.chosen_option
         if chosen is None and resp.answer:
@@ -178,15 +255,20 @@ def _grade_one(resp: Response, case: Case, gold: GoldNames, k: int, th: Threshol
         mentioned = mentions_gold(resp.answer or "", gold)
         if mentioned:
             # Nothing could be parsed, but the gold is named somewhere: let a clinician read the answer.
-            return MatchResult(None, None, "text", None, None)
+            return MatchResult(None, None, "text", None, None, evidence={"tier": "text", "gold_name": mentioned})
         return MatchResult(False, None, "none", None, None)
-    return match_diagnoses(diagnoses, gold, k=k, thresholds=th, similarity=similarity)
+    return match_diagnoses(
+        diagnoses, gold, k=k, thresholds=th, similarity=similarity, terminology=terminology, cache=cache
+    )
 
 
-def _grade_row(resp: Response, res: MatchResult, k: int, th: Thresholds, gold: GoldNames, embedded: bool) -> Grade:
+def _grade_row(item: _Todo, res: MatchResult, k: int, th: Thresholds, embedded: bool, terminology: bool) -> Grade:
+    resp = item.resp
     details = {
+        "gold": item.case.gold_diagnosis,
         "diagnoses": _diagnoses(resp, k) if res.method != "option" else None,
-        "gold_names": gold.strings(),
+        "gold_names": item.gold.strings(),
+        "evidence": res.evidence,
         "matches": [m.as_dict() for m in res.best],
         "candidates": [m.as_dict() for m in res.candidates],
         "thresholds": {
@@ -196,6 +278,7 @@ def _grade_row(resp: Response, res: MatchResult, k: int, th: Thresholds, gold: G
             "embedding_uncertain": th.embedding_uncertain,
         },
         "embedding_tier": embedded,
+        "terminology_tier": terminology,
     }
     return Grade(
         response_id=resp.id,
@@ -211,16 +294,41 @@ def _grade_row(resp: Response, res: MatchResult, k: int, th: Thresholds, gold: G
     )
 
 
-def _effective(grades: list[Grade]) -> Grade | None:
-    """The clinician's newest grade, else the newest grade of any kind."""
+def _effective(grades: list[Grade], case: Case | None = None) -> Grade | None:
+    """The clinician's newest grade (unless made against an older gold), else the newest automatic or
+    pending grade, else an imported label."""
     if not grades:
         return None
     clinician = [g for g in grades if g.status == STATUS_CLINICIAN]
-    return max(clinician or grades, key=lambda g: g.id or 0)
+    if clinician:
+        newest = max(clinician, key=lambda g: g.id or 0)
+        if case is None or not is_stale(newest, case):
+            later = [g for g in grades if g.status != STATUS_CLINICIAN and (g.id or 0) > (newest.id or 0)]
+            # A review grade written after it (gold changed) supersedes it; nothing else does.
+            if not any(g.method == "review" for g in later):
+                return newest
+    own = [g for g in grades if g.status != STATUS_CLINICIAN and not is_imported(g)]
+    if own:
+        return max(own, key=lambda g: g.id or 0)
+    imported = [g for g in grades if is_imported(g)]
+    return max(imported or grades, key=lambda g: g.id or 0)
 
 
 def _scalar(v) -> bool:
     return v is None or isinstance(v, str | int | float | bool)
+
+
+def _attribute(v):
+    """A case attribute as a frame cell: scalars as they are, a list of scalars as a tuple (a subgroup
+    whose levels may overlap), anything else left out."""
+    if _scalar(v):
+        return v
+    if isinstance(v, list) and all(_scalar(x) and x is not None for x in v):
+        return tuple(v)
+    return _SKIP
+
+
+_SKIP = object()
 
 
 def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
@@ -230,7 +338,8 @@ def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
     grades = _grades_by_response(session, [r.id for r, *_ in rows])
     records = []
     for resp, case, case_set, model in rows:
-        g = _effective(grades.get(resp.id, []))
+        g = _effective(grades.get(resp.id, []), case)
+        stale = g is not None and is_stale(g, case)
         rec = {
             "response_id": resp.id,
             "case_id": case.id,
@@ -239,10 +348,10 @@ def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
             "model": model.name,
             "model_id": model.id,
             "repeat": resp.repeat,
-            "correct": None if g is None else g.correct,
+            "correct": None if g is None or stale else g.correct,
             "rank": None if g is None else g.rank,
             "method": None if g is None else g.method,
-            "status": UNGRADED if g is None else g.status,
+            "status": UNGRADED if g is None else (STATUS_STALE if stale else g.status),
             "score": None if g is None else g.score,
             "grader": None if g is None else g.grader,
             "grade_id": None if g is None else g.id,
@@ -251,8 +360,9 @@ def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
             "incidence": case.incidence,
         }
         for key, value in (case.attributes or {}).items():
-            if key not in rec and _scalar(value):
-                rec[key] = value
+            cell = _attribute(value)
+            if key not in rec and cell is not _SKIP:
+                rec[key] = cell
         records.append(rec)
     columns = [
         "response_id", "case_id", "case_key", "case_set", "model", "model_id", "repeat", "correct", "rank",
@@ -292,7 +402,7 @@ def pending_grades(session: Session, study_id: int) -> list[PendingGrade]:
     grades = _grades_by_response(session, [r.id for r, *_ in rows])
     out = []
     for resp, case, case_set, model in rows:
-        g = _effective(grades.get(resp.id, []))
+        g = _effective(grades.get(resp.id, []), case)
         if g is None or g.status != STATUS_PENDING:
             continue
         details = g.details or {}
@@ -332,7 +442,8 @@ def record_clinician_grade(
     annotator = session.get(Annotator, annotator_id)
     if annotator is None or not annotator.active:
         raise DxTraceError(f"no active annotator with id {annotator_id}")
-    previous = _effective(_grades_by_response(session, [response_id]).get(response_id, []))
+    case = session.get(Case, resp.case_id)
+    previous = _effective(_grades_by_response(session, [response_id]).get(response_id, []), case)
     k = previous.k if previous else 5
     diagnoses = [str(d) for d in ((previous.details or {}).get("diagnoses") or [])] if previous else []
     if not diagnoses and resp.diagnoses:
@@ -352,11 +463,48 @@ def record_clinician_grade(
         status=STATUS_CLINICIAN,
         grader=annotator.username,
         annotator_id=annotator.id,
-        details={"diagnoses": diagnoses, "previous_grade_id": previous.id if previous else None, "note": note},
+        details={
+            "gold": case.gold_diagnosis if case else None,
+            "diagnoses": diagnoses,
+            "previous_grade_id": previous.id if previous else None,
+            "note": note,
+        },
     )
     session.add(grade)
     session.flush()
     return grade
+
+
+@dataclass(frozen=True)
+class StaleGrades:
+    """Grades made against a gold that has since changed (import-cases --update)."""
+
+    automatic: int  # re-graded by the next `grade`; until then they count as not graded
+    clinician: int  # flagged: the next `grade` puts the response back to pending for a clinician's review
+
+    def message(self) -> str | None:
+        if not (self.automatic or self.clinician):
+            return None
+        return (
+            f"the gold diagnosis changed: {self.automatic} automatic grade(s) are stale and "
+            f"{self.clinician} clinician grade(s) need review; run: python -m pipeline grade --study STUDY"
+        )
+
+
+def stale_grades(session: Session, case_keys: list[str] | None = None, case_set: str | None = None) -> StaleGrades:
+    """Count the grades whose recorded gold differs from their case's gold now (all, or these cases)."""
+    stmt = select(Grade, Case).join(Response, Response.id == Grade.response_id).join(Case, Case.id == Response.case_id)
+    if case_set is not None:
+        stmt = stmt.join(CaseSet, CaseSet.id == Case.case_set_id).where(CaseSet.name == case_set)
+    auto = clinician = 0
+    keys = set(case_keys) if case_keys is not None else None
+    for g, case in session.exec(stmt):
+        if (keys is None or case.case_key in keys) and is_stale(g, case):
+            if g.status == STATUS_CLINICIAN:
+                clinician += 1
+            else:
+                auto += 1
+    return StaleGrades(auto, clinician)
 
 
 def incorrect_response_ids(session: Session, study_id: int, *, models: list[str] | None = None) -> list[int]:

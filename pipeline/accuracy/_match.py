@@ -1,26 +1,23 @@
-"""Matching a response's listed diagnoses against the gold diagnosis, in tiers.
+"""Matching a response's listed diagnoses against the gold diagnosis: the grading ladder.
 
-Tiers, most literal first; the first confident match (lowest rank) decides:
-  exact      the normalised names are equal (a name the gold diagnosis offers);
-  synonym    equal to one of the case's accepted synonyms;
-  fuzzy      equal up to qualifiers ("acute", "left-sided", ...) or a high rapidfuzz token score
-             (typos, word order, spelling variants);
-  embedding  cosine similarity of the shipped MiniLM sentence embeddings.
-Below the confident thresholds but above the uncertain ones a match waits for a clinician.
+Each tier is a plug-in registered with @tier (pipeline/accuracy/_tiers.py), most literal first:
+exact -> synonym (the study's lists) -> terminology (ICD-10-CM) -> containment -> fuzzy -> embedding.
+For each listed diagnosis the first confident tier decides; the qualifier guards (_guards.py) apply
+to every tier's match. Below the confident thresholds a match waits for a clinician.
 Thresholds and their justification: docs/accuracy.md ("Grading").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rapidfuzz import fuzz
 
 from pipeline.accuracy._normalise import critical_tokens, name_variants, normalise
 
-GRADER_VERSION = "dxtrace-grader/1"
+GRADER_VERSION = "dxtrace-grader/2"
 
 # An item may add these to the gold name and still name the same disease ("acute appendicitis" for
 # "appendicitis"): they narrow it down, they do not change it.
@@ -141,16 +138,18 @@ class GoldNames:
 @dataclass(frozen=True)
 class Match:
     rank: int  # 1-based position in the response's list
-    diagnosis: str  # as the response lists it
-    name: str  # the normalised variant of the listed diagnosis that matched
+    diagnosis: str  # as the response lists it (the matched text)
+    name: str  # the normalised candidate name of the listed diagnosis that matched
     gold_name: str  # the normalised gold name or synonym it matched
-    method: str  # exact, synonym, fuzzy, embedding
+    method: str  # the tier: exact, synonym, terminology, containment, fuzzy, embedding
     score: float
     confident: bool
-    conflict: bool = False  # same words but a different number, letter or type: a different disease
+    conflict: bool = False  # a guard says it is a different disease (never a candidate)
+    evidence: tuple[tuple[str, object], ...] = ()  # tier-specific: ICD code, segment, guard reason
 
     def as_dict(self) -> dict:
         return {
+            "tier": self.method,
             "rank": self.rank,
             "diagnosis": self.diagnosis,
             "name": self.name,
@@ -159,6 +158,7 @@ class Match:
             "score": round(self.score, 4),
             "confident": self.confident,
             "conflict": self.conflict,
+            **dict(self.evidence),
         }
 
 
@@ -173,6 +173,7 @@ class MatchResult:
     matched_diagnosis: str | None
     candidates: tuple[Match, ...] = field(default=())  # uncertain matches, for the clinician
     best: tuple[Match, ...] = field(default=())  # the best match of each listed diagnosis
+    evidence: dict | None = None  # what decided: the match, or the judge's verdict
 
     @property
     def status(self) -> str:
@@ -182,7 +183,8 @@ class MatchResult:
 Similarity = Callable[[list[str], list[str]], np.ndarray]
 
 
-def _qualifier_match(item: str, gold: str) -> bool:
+def qualifier_match(item: str, gold: str) -> bool:
+    """Equal up to qualifiers: the item adds narrowing words, or leaves out words that do not change the disease."""
     ti, tg = set(item.split()), set(gold.split())
     if not ti or not tg:
         return False
@@ -195,12 +197,16 @@ def _qualifier_match(item: str, gold: str) -> bool:
     return bool(ti < tg and tg - ti <= MISSING_OK and ti - EXTRA_OK)
 
 
-def _fuzzy(item: str, gold: str) -> float:
+def fuzzy_score(item: str, gold: str) -> float:
     return fuzz.token_sort_ratio(item, gold) / 100.0
 
 
-def _same_critical(a: str, b: str) -> bool:
+def same_critical(a: str, b: str) -> bool:
     return critical_tokens(a) == critical_tokens(b)
+
+
+def words(name: str) -> frozenset[str]:
+    return frozenset(name.split()) - critical_tokens(name)
 
 
 def match_diagnoses(
@@ -210,58 +216,36 @@ def match_diagnoses(
     k: int = 5,
     thresholds: Thresholds | None = None,
     similarity: Similarity | None = None,
+    terminology: bool = True,
+    cache: dict | None = None,
 ) -> MatchResult:
-    """Grade one ranked list of diagnoses against the gold names.
+    """Grade one ranked list of diagnoses against the gold names, tier by tier.
 
-    similarity(items, golds) -> matrix of cosine similarities enables the embedding tier; without it
-    only the string tiers run (and nothing reaches the embedding thresholds).
+    similarity(items, golds) -> matrix of cosine similarities enables the embedding tier; terminology
+    enables the ICD-10-CM synonyms; cache (a dict kept across calls) grades each distinct
+    (listed diagnosis, gold) once.
     """
+    from pipeline.accuracy._tiers import Pair, ladder
+
     th = thresholds or Thresholds()
     best_per_rank: list[Match] = []
     for rank, diagnosis in enumerate(list(diagnoses)[:k], start=1):
         if not diagnosis or not diagnosis.strip():
             continue
-        variants = name_variants(diagnosis, item=True)
-        best: Match | None = None
-        for v in variants:
-            for g, is_syn in gold.names:
-                m = _string_match(rank, diagnosis, v, g, is_syn, th)
-                if m and (best is None or (m.confident, m.score) > (best.confident, best.score)):
-                    best = m
-        if similarity is not None and not (best and best.confident):
-            sims = similarity(variants, gold.strings())
-            i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
-            score = float(sims[i, j])
-            v, g = variants[i], gold.strings()[j]
-            if score >= th.embedding_uncertain:
-                same = _same_critical(v, g)
-                conflict = not same and _words(v) == _words(g)
-                m = Match(rank, diagnosis, v, g, "embedding", score, score >= th.embedding_confident and same, conflict)
-                if best is None or (m.confident, m.score) > (best.confident, best.score):
-                    best = m
-            elif best is None:
-                best = Match(rank, diagnosis, v, g, "embedding", score, False)
+        ckey = (diagnosis, gold.names, similarity is not None, terminology, th)
+        if cache is not None and ckey in cache:
+            best = cache[ckey]
+        else:
+            variants = tuple(name_variants(diagnosis, item=True))
+            best = ladder(Pair(diagnosis, variants, gold, th, similarity, terminology))
+            if cache is not None:
+                cache[ckey] = best
         if best is not None:
-            best_per_rank.append(best)
+            best_per_rank.append(replace(best, rank=rank))
     return decide(best_per_rank, th)
 
 
-def _string_match(rank: int, diagnosis: str, v: str, g: str, is_syn: bool, th: Thresholds) -> Match | None:
-    if v == g:
-        return Match(rank, diagnosis, v, g, "synonym" if is_syn else "exact", 1.0, True)
-    if _qualifier_match(v, g):
-        return Match(rank, diagnosis, v, g, "fuzzy", 1.0, True)
-    score = _fuzzy(v, g)
-    same = _same_critical(v, g)
-    conflict = not same and _words(v) == _words(g)
-    return Match(rank, diagnosis, v, g, "fuzzy", score, score >= th.fuzzy_confident and same, conflict)
-
-
-def _words(name: str) -> frozenset[str]:
-    return frozenset(name.split()) - critical_tokens(name)
-
-
-def _is_candidate(m: Match, th: Thresholds) -> bool:
+def is_candidate(m: Match, th: Thresholds) -> bool:
     floor = th.embedding_uncertain if m.method == "embedding" else th.fuzzy_uncertain
     return not m.confident and not m.conflict and m.score >= floor
 
@@ -270,11 +254,15 @@ def decide(best_per_rank: Sequence[Match], th: Thresholds) -> MatchResult:
     confident = [m for m in best_per_rank if m.confident]
     if confident:
         m = min(confident, key=lambda x: x.rank)
-        return MatchResult(True, m.rank, m.method, m.score, m.diagnosis, best=tuple(best_per_rank))
-    candidates = tuple(m for m in best_per_rank if _is_candidate(m, th))
+        return MatchResult(
+            True, m.rank, m.method, m.score, m.diagnosis, best=tuple(best_per_rank), evidence=m.as_dict()
+        )
+    candidates = tuple(m for m in best_per_rank if is_candidate(m, th))
     if candidates:
         top = max(candidates, key=lambda x: x.score)
-        return MatchResult(None, None, top.method, top.score, None, candidates, tuple(best_per_rank))
+        return MatchResult(
+            None, None, top.method, top.score, None, candidates, tuple(best_per_rank), evidence=top.as_dict()
+        )
     score = max((m.score for m in best_per_rank), default=None)
     return MatchResult(False, None, "none", score, None, best=tuple(best_per_rank))
 

@@ -276,6 +276,26 @@ def _levels(frame: pd.DataFrame, subgroup: str) -> list[str]:
     return present
 
 
+def _is_list(value) -> bool:
+    return isinstance(value, list | tuple | set | frozenset)
+
+
+def _level_masks(frame: pd.DataFrame, subgroup: str) -> list[tuple[str, pd.Series]]:
+    """(level, rows in it) of a subgroup. A list-valued attribute (MedR-Bench's body_category,
+    checked_rare_disease) puts a case in every level it lists, so levels may overlap; an empty list is
+    the missing level."""
+    column = frame[subgroup]
+    if not column.map(_is_list).any():
+        labels = column.fillna(MISSING_LEVEL).astype(str)
+        return [(level, labels == level) for level in _levels(frame, subgroup)]
+    sets = column.map(
+        lambda v: frozenset(str(x) for x in v) if _is_list(v) else (frozenset() if pd.isna(v) else frozenset([str(v)]))
+    )
+    sets = sets.map(lambda s: s or frozenset([MISSING_LEVEL]))
+    levels = sorted(set().union(*sets)) if len(sets) else []
+    return [(level, sets.map(lambda s, lv=level: lv in s)) for level in levels]
+
+
 def _apply_pending(correct: pd.Series, policy: str) -> pd.Series:
     if policy == "exclude":
         return correct
@@ -329,9 +349,8 @@ def accuracy_report(
 
     groups: list[tuple[str, str, pd.DataFrame]] = [(OVERALL, "all", work)]
     for sg in subgroups:
-        labels = work[sg].fillna(MISSING_LEVEL).astype(str)
-        for level in _levels(work, sg):
-            groups.append((sg, level, work[labels == level]))
+        for level, mask in _level_masks(work, sg):
+            groups.append((sg, level, work[mask]))
 
     model_rows: list[ModelRow] = []
     pair_rows: list[PairRow] = []

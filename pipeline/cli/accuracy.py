@@ -17,6 +17,7 @@ from pipeline.accuracy import (
     Thresholds,
     accuracy_report,
     get_study,
+    grade_check,
     grade_study,
     read_results_csv,
     study_accuracy,
@@ -35,7 +36,9 @@ def _grade_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--model", action="append", default=[], help="only this model (repeatable)")
     p.add_argument("--regrade", action="store_true", help="replace earlier automatic and pending grades")
-    p.add_argument("--no-embeddings", action="store_true", help="string tiers only (no MiniLM similarity)")
+    p.add_argument("--no-embeddings", action="store_true", help="no MiniLM similarity tier")
+    p.add_argument("--no-terminology", action="store_true", help="no ICD-10-CM synonym tier")
+    p.add_argument("--no-judge", action="store_true", help="skip the study's LLM-judge tier ([grading.judge])")
     th = Thresholds()
     p.add_argument("--fuzzy-confident", type=float, default=th.fuzzy_confident, metavar="S")
     p.add_argument("--fuzzy-uncertain", type=float, default=th.fuzzy_uncertain, metavar="S")
@@ -62,6 +65,8 @@ def grade_cmd(args: argparse.Namespace) -> int:
             embeddings=not args.no_embeddings,
             regrade=args.regrade,
             models=args.model or None,
+            terminology=not args.no_terminology,
+            judge=False if args.no_judge else None,
         )
         name = study.name
     rows = [
@@ -72,6 +77,46 @@ def grade_cmd(args: argparse.Namespace) -> int:
     console.print(summary.summary())
     if summary.pending:
         console.print("pending grades are settled by a clinician in the annotation app (grading view)")
+    return 0
+
+
+def _check_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--study", required=True, help="study name or id")
+    p.add_argument("--reference", required=True, metavar="COLUMN",
+                   help="the reference label: an imported grader (e.g. imported), clinician, or extra.FIELD")  # fmt: skip
+    p.add_argument("--threshold", type=float, default=None,
+                   help="a numeric reference counts as correct at >= this (e.g. 4 for a Likert score)")  # fmt: skip
+    p.add_argument("--model", action="append", default=[], help="only this model (repeatable)")
+    p.add_argument("--conf-level", type=float, default=0.95, help="kappa interval level (default 0.95)")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+
+
+@command("grade-check", help="Validate the grader: automatic grades against a reference label (agreement, kappa, pending).", arguments=_check_args, order=42)  # fmt: skip
+def grade_check_cmd(args: argparse.Namespace) -> int:
+    if not 0 < args.conf_level < 1:
+        raise DxTraceError(f"--conf-level must be between 0 and 1, got {args.conf_level}")
+    engine = open_db(args)
+    with session_scope(engine) as session:
+        check = grade_check(
+            session, args.study, args.reference, threshold=args.threshold, models=args.model or None,
+            conf_level=args.conf_level,
+        )  # fmt: skip
+    conf = check.confusion()
+    print_table(f"automatic grade vs {args.reference}", ["Automatic", "Ref. correct", "Ref. incorrect"],
+                [[i, int(r["correct"]), int(r["incorrect"])] for i, r in conf.iterrows()])  # fmt: skip
+    for by in ("tier", "model"):
+        part = check.breakdown(by)
+        rows = [[r[by], r["n"], r["graded"], r["pending"], "-" if r["agreement"] is None else f"{r['agreement']:.1%}"]
+                for r in part.to_dict(orient="records")]  # fmt: skip
+        print_table(f"by {by}", [by.title(), "N", "Graded", "Pending", "Agreement"], rows)
+    console.print(check.summary())
+    for note in check.notes:
+        console.print(note)
+    if args.json:
+        import json
+
+        args.json.write_text(json.dumps(check.to_dict(), indent=2, default=str), encoding="utf-8")
+        console.print(f"wrote {args.json}")
     return 0
 
 

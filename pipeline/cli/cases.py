@@ -57,8 +57,20 @@ def import_cases_cmd(args: argparse.Namespace) -> int:
     engine = open_db(args)
     with session_scope(engine) as session:
         report = import_cases(session, records, name=name, mapping=mapping, source=str(path), update=args.update)
+        stale = _stale_message(session, report.updated, name) if report.updated else None
     console.print(report.summary())
+    if stale:
+        console.print(stale)
     return 0
+
+
+def _stale_message(session, case_keys: list[str], case_set: str) -> str | None:
+    """A changed gold makes the grades of its responses stale: say so (pipeline.accuracy, if installed)."""
+    try:
+        from pipeline.accuracy import stale_grades
+    except ImportError:
+        return None
+    return stale_grades(session, case_keys, case_set).message()
 
 
 def _cases_args(p: argparse.ArgumentParser) -> None:

@@ -84,6 +84,7 @@ class StudySpec:
     )  # case filter: {"cohort": "original_110", "incidence": ["Rare"]}
     imports: tuple[ImportSpec, ...] = ()
     path: str | None = None
+    grading: dict[str, Any] = field(default_factory=dict)  # [grading] (e.g. grading.judge), read by pipeline.accuracy
 
     def to_settings(self) -> dict[str, Any]:
         """JSON form stored in Study.settings["spec"], from which the study is rebuilt later."""
@@ -263,6 +264,7 @@ def parse_study(text: str, filename: str) -> StudySpec:
             )
             continue
         imports.append(ImportSpec(source=imp["source"], mapping=imp.get("mapping"), case_set=imp.get("case_set")))
+    grading = _grading(raw.get("grading"), filename, problems)
     if problems:
         raise InputError(problems)
     return StudySpec(
@@ -279,7 +281,28 @@ def parse_study(text: str, filename: str) -> StudySpec:
         models=tuple(models),
         imports=tuple(imports),
         path=filename,
+        grading=grading,
     )
+
+
+def _grading(raw: Any, filename: str, problems: list[Problem]) -> dict[str, Any]:
+    """The [grading] table: only grading.judge so far, validated by the accuracy module's JudgeConfig."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append(Problem(filename, None, "grading", "must be a table"))
+        return {}
+    problems.extend(
+        Problem(filename, None, f"grading.{k}", "unknown key; known: judge") for k in sorted(set(raw) - {"judge"})
+    )
+    if "judge" in raw:
+        from pipeline.accuracy._judge import JudgeConfig
+
+        try:
+            JudgeConfig.parse(raw["judge"], filename)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    return dict(raw)
 
 
 def resolve_study_path(ref: str | Path) -> Path | None:

@@ -1,0 +1,74 @@
+"""Grader validation on the shipped data: automatic grades (no judge tier) against the references.
+
+    .venv/bin/python bench/grade_check.py [--set medrbench|sandmann|both] [--no-embeddings]
+
+MedR-Bench: the 400 shipped DeepSeek-R1 responses; the reference is their imported `correct` label
+(the benchmark's GPT judge). The responses are imported WITHOUT the factory's stored diagnoses (which
+copy the gold for correct ones), so DxTrace parses each answer itself, as it would a user's file.
+Sandmann: the 720 answers; the reference is the clinicians' mean Likert >= 4.
+Prints the grade-check (agreement on automatically graded responses, Cohen's kappa, pending share,
+per tier and per model) and the grading time. Figures: docs/accuracy.md, docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlmodel import select  # noqa: E402
+
+from db.engine import make_engine, session_scope  # noqa: E402
+from db.migrate import upgrade  # noqa: E402
+from db.models import Response  # noqa: E402
+from pipeline.accuracy import grade_check, grade_check_markdown, grade_study  # noqa: E402
+from tests.factories import add_medrbench_r1, add_sandmann_outputs, make_study  # noqa: E402
+
+
+def _load(session, which: str):
+    study = make_study(session, f"bench-{which}")
+    if which == "medrbench":
+        for r in add_medrbench_r1(session, study):
+            r.diagnoses = None  # parse the answer as DxTrace would; never the stored gold copy
+            session.add(r)
+        return study, "imported", None
+    add_sandmann_outputs(session, study)
+    return study, "extra.human_likert_1to5", 4.0
+
+
+def run(which: str, embeddings: bool) -> None:
+    url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        study, ref, threshold = _load(session, which)
+        study_id = study.id
+    t0 = time.perf_counter()
+    with session_scope(engine) as session:
+        summary = grade_study(session, study_id, embeddings=embeddings, judge=False)
+    elapsed = time.perf_counter() - t0
+    print(f"## {which}: {summary.summary()}")
+    print(f"grading time: {elapsed:.1f} s (tiers: {dict(summary.by_method)})")
+    with session_scope(engine) as session:
+        n = len(session.exec(select(Response.id)).all())
+        check = grade_check(session, study_id, ref, threshold=threshold)
+    print(f"{n} responses; reference {ref}" + (f" >= {threshold:g}" if threshold is not None else ""))
+    print(grade_check_markdown(check))
+    print()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--set", choices=("medrbench", "sandmann", "both"), default="both")
+    ap.add_argument("--no-embeddings", action="store_true")
+    args = ap.parse_args()
+    for which in ("medrbench", "sandmann") if args.set == "both" else (args.set,):
+        run(which, not args.no_embeddings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""The grading ladder: one registered plug-in per tier, most literal first.
+
+A tier takes a Pair (one listed diagnosis, the names it offers, the gold names) and returns its best
+Match or None. ladder() runs the tiers in order, applies the qualifier guards (_guards.py) to every
+tier's match, and stops at the first confident one. The LLM judge is a response-level tier
+(_judge.py), asked only when this ladder finds no confident match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from pipeline.accuracy._guards import check
+from pipeline.accuracy._match import (
+    GoldNames,
+    Match,
+    Similarity,
+    Thresholds,
+    fuzzy_score,
+    qualifier_match,
+    same_critical,
+    words,
+)
+from pipeline.accuracy._normalise import normalise, strip_hedges
+
+
+@dataclass(frozen=True)
+class Pair:
+    diagnosis: str  # as listed
+    variants: tuple[str, ...]  # the normalised names it offers (name_variants)
+    gold: GoldNames
+    th: Thresholds
+    similarity: Similarity | None = None
+    terminology: bool = True
+
+
+Tier = Callable[[Pair], Match | None]
+TIERS: list[tuple[str, Tier]] = []
+
+
+def tier(name: str):
+    """Register a tier; the ladder runs them in registration order."""
+
+    def register(fn: Tier) -> Tier:
+        TIERS.append((name, fn))
+        return fn
+
+    return register
+
+
+def tier_names() -> list[str]:
+    return [name for name, _ in TIERS]
+
+
+def _better(m: Match, best: Match | None) -> bool:
+    return best is None or (m.confident, not m.conflict, m.score) > (best.confident, not best.conflict, best.score)
+
+
+def guarded(m: Match) -> Match:
+    """The match after the qualifier guards: a conflict is dropped, a broader answer is only a candidate."""
+    verdict = check(m.name, m.gold_name)
+    if verdict is None:
+        return m
+    evidence = (*m.evidence, ("guard", verdict.guard), ("guard_reason", verdict.reason))
+    return replace(m, confident=False, conflict=m.conflict or verdict.conflict, evidence=evidence)
+
+
+def ladder(pair: Pair) -> Match | None:
+    best: Match | None = None
+    for _name, fn in TIERS:
+        m = fn(pair)
+        if m is None:
+            continue
+        m = guarded(m)
+        if m.confident:
+            return m
+        if _better(m, best):
+            best = m
+    return best
+
+
+def _pick(matches) -> Match | None:
+    best = None
+    for m in matches:
+        if m is not None and _better(guarded(m), best and guarded(best)):
+            best = m
+    return best
+
+
+@tier("exact")
+def exact(p: Pair) -> Match | None:
+    for v in p.variants:
+        for g, is_syn in p.gold.names:
+            if v == g and not is_syn:
+                return Match(0, p.diagnosis, v, g, "exact", 1.0, True)
+    return None
+
+
+@tier("synonym")
+def synonym(p: Pair) -> Match | None:
+    """The case's own synonyms and the study's curated list (data/synonyms/<case set>.toml)."""
+    for v in p.variants:
+        for g, is_syn in p.gold.names:
+            if v == g and is_syn:
+                return Match(0, p.diagnosis, v, g, "synonym", 1.0, True, evidence=(("source", "study"),))
+    return None
+
+
+@tier("terminology")
+def terminology(p: Pair) -> Match | None:
+    """ICD-10-CM: the answer names the gold's code or a descendant of it (_terminology.py)."""
+    if not p.terminology:
+        return None
+    from pipeline.accuracy._terminology import icd10cm
+
+    icd = icd10cm()
+    for v in p.variants:
+        for g, _ in p.gold.names:
+            hit = icd.match(v, g)
+            if hit:
+                return Match(0, p.diagnosis, v, g, "terminology", 1.0, True, evidence=tuple(hit.as_dict().items()))
+    return None
+
+
+# Words that join a diagnosis to its cause, complication or a second diagnosis: "stroke secondary to
+# aortic dissection", "aortic dissection with tamponade". The gold stated as one of the joined parts
+# counts; the gold stated after "history of", "risk of", "without", "no" is not a part (the segment
+# keeps those words, and they are not qualifiers).
+_JOINERS = re.compile(
+    r"\s+(?:secondary to|due to|caused by|complicated by|complicating|leading to|resulting in|"
+    r"associated with|in the setting of|in the context of|presenting as|manifesting as|with|from|and|plus|"
+    r"following|after|causing|on a background of|on background of)\s+|[,;()\[\]]|\s+[-\u2013\u2014]+\s+",
+    re.I,
+)
+
+
+def segments(diagnosis: str) -> list[str]:
+    parts = [strip_hedges(normalise(s)) for s in _JOINERS.split(diagnosis) if s and s.strip()]
+    return [s for s in parts if s]
+
+
+@tier("containment")
+def containment(p: Pair) -> Match | None:
+    """The gold stated inside a longer answer, up to qualifiers; a broader answer is not the gold."""
+    found = []
+    for v in p.variants:
+        for g, _ in p.gold.names:
+            if qualifier_match(v, g):
+                found.append(Match(0, p.diagnosis, v, g, "containment", 1.0, True, evidence=(("segment", v),)))
+    parts = segments(p.diagnosis)
+    if len(parts) > 1:
+        for s in parts:
+            for g, _ in p.gold.names:
+                if s == g or qualifier_match(s, g):
+                    found.append(Match(0, p.diagnosis, s, g, "containment", 1.0, True, evidence=(("segment", s),)))
+    found.extend(_compound_gold(p, parts))
+    return _pick(found)
+
+
+def _part_match(answer_parts: list[str], part: str, text: str) -> bool:
+    return f" {part} " in text or any(s == part or qualifier_match(s, part) for s in answer_parts)
+
+
+def _compound_gold(p: Pair, parts: list[str]) -> list[Match]:
+    """A gold of joined parts ("peritonitis caused by Mycoplasma hominis"): its main disease (the first
+    part) stated in the answer counts; which other parts (cause, complication) it states is evidence."""
+    answer_parts = [*parts, *p.variants]
+    text = f" {' '.join(answer_parts)} "
+    out = []
+    for g, _ in p.gold.names:
+        gold_parts = segments(g)
+        if len(gold_parts) < 2:
+            continue
+        head, rest = gold_parts[0], gold_parts[1:]
+        if not _part_match(answer_parts, head, text):
+            continue
+        stated = [r for r in rest if _part_match(answer_parts, r, text)]
+        score = (1 + len(stated)) / len(gold_parts)
+        evidence = (("segment", head), ("gold_parts", gold_parts), ("parts_stated", [head, *stated]))
+        out.append(Match(0, p.diagnosis, head, head, "containment", score, True, evidence=evidence))
+    return out
+
+
+@tier("fuzzy")
+def fuzzy(p: Pair) -> Match | None:
+    """rapidfuzz token_sort_ratio: typos, spelling variants, word order."""
+    found = []
+    for v in p.variants:
+        for g, _ in p.gold.names:
+            score = fuzzy_score(v, g)
+            same = same_critical(v, g)
+            conflict = not same and words(v) == words(g)
+            found.append(Match(0, p.diagnosis, v, g, "fuzzy", score, score >= p.th.fuzzy_confident and same, conflict))
+    return _pick(found)
+
+
+@tier("embedding")
+def embedding(p: Pair) -> Match | None:
+    """Cosine similarity of MiniLM embeddings (each distinct name encoded once per grading run)."""
+    if p.similarity is None:
+        return None
+    golds = p.gold.strings()
+    sims = p.similarity(list(p.variants), golds)
+    i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
+    score = float(sims[i, j])
+    v, g = p.variants[i], golds[j]
+    same = same_critical(v, g)
+    conflict = not same and words(v) == words(g)
+    return Match(0, p.diagnosis, v, g, "embedding", score, score >= p.th.embedding_confident and same, conflict)

@@ -1,0 +1,133 @@
+"""The grading ladder: each tier with its evidence, the qualifier guards in every tier, containment vs broader."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.accuracy import GoldNames, match_diagnoses, tier_names
+from pipeline.accuracy._guards import check
+from pipeline.accuracy._tiers import Pair, Thresholds, containment, embedding, fuzzy, guarded, terminology
+
+
+def grade(gold: str, listed: list[str], synonyms: list[str] = (), **kw):
+    return match_diagnoses(listed, GoldNames.build(gold, list(synonyms)), **kw)
+
+
+def test_tiers_are_registered_in_ladder_order():
+    assert tier_names() == ["exact", "synonym", "terminology", "containment", "fuzzy", "embedding"]
+
+
+@pytest.mark.parametrize(
+    ("gold", "listed", "synonyms", "tier", "evidence"),
+    [
+        ("Acute appendicitis", ["Gastritis", "Acute Appendicitis."], [], "exact", {"name": "acute appendicitis"}),
+        ("Erythema infectiosum", ["Fifth disease"], ["Fifth disease"], "synonym", {"source": "study"}),
+        ("Migraine with aura", ["Classical migraine"], [], "terminology", {"code": "G431", "source": "icd10cm"}),
+        ("Crohn's disease", ["Regional enteritis"], [], "terminology", {"code": "K50"}),
+        (
+            "Stanford type A aortic dissection",
+            ["Stroke secondary to Stanford type A aortic dissection"],
+            [],
+            "containment",
+            {"segment": "stanford type a aortic dissection"},
+        ),
+        (
+            "Acute pancreatitis",
+            ["Acute pancreatitis complicated by pseudocyst and splenic vein thrombosis"],
+            [],
+            "containment",
+            {"segment": "acute pancreatitis"},
+        ),
+        (
+            "Peritonitis caused by Mycoplasma hominis",
+            ["Pelvic abscess and peritonitis due to Mycoplasma hominis infection"],
+            [],
+            "containment",
+            {"segment": "peritonitis"},
+        ),
+        ("Cholangiocarcinoma", ["Cholangiocarcinma"], [], "fuzzy", {"name": "cholangiocarcinma"}),
+    ],
+)
+def test_each_tier_decides_with_its_evidence(gold, listed, synonyms, tier, evidence):
+    res = grade(gold, listed, synonyms)
+    assert res.correct is True and res.method == tier
+    assert res.evidence["tier"] == tier and res.evidence["diagnosis"] == listed[res.rank - 1]
+    assert res.evidence["score"] > 0
+    for key, value in evidence.items():
+        assert res.evidence[key] == value
+
+
+def test_terminology_never_accepts_a_broader_or_sibling_code():
+    assert terminology(_pair("Dissection of thoracic aorta", "Dissection of aorta")) is not None  # narrower
+    assert terminology(_pair("Dissection of aorta", "Dissection of thoracic aorta")) is None  # broader
+    assert terminology(_pair("Retinal migraine", "Classical migraine")) is None  # sibling inclusion terms
+
+
+def _pair(listed: str, gold: str, similarity=None) -> Pair:
+    from pipeline.accuracy import name_variants
+
+    return Pair(listed, tuple(name_variants(listed, item=True)), GoldNames.build(gold), Thresholds(), similarity)
+
+
+@pytest.mark.parametrize(
+    ("listed", "gold", "guard"),
+    [
+        ("Chronic pancreatitis", "Acute pancreatitis", "opposed"),
+        ("Benign peripheral nerve sheath tumor", "Malignant peripheral nerve sheath tumor", "opposed"),
+        ("Left-sided hip osteoarthritis", "Right hip osteoarthritis", "opposed"),
+        ("Pulmonary embolism", "Cerebral embolism", "site"),
+        ("Type 2 diabetes mellitus", "Type 1 diabetes mellitus", "number"),
+        ("Non-Hodgkin lymphoma", "Hodgkin lymphoma", "negation"),
+    ],
+)
+def test_guards_stop_every_tier(listed, gold, guard):
+    verdict = check(_pair(listed, gold).variants[0], GoldNames.build(gold).names[0][0])
+    assert verdict is not None and verdict.guard == guard and verdict.conflict
+    res = grade(gold, [listed])
+    assert res.correct is not True and not res.candidates
+    # The tiers that would otherwise accept the pair are stopped by the same guard.
+    for tier_fn in (containment, fuzzy):
+        m = tier_fn(_pair(listed, gold))
+        if m is not None:
+            assert not guarded(m).confident
+
+
+def test_containment_in_a_longer_answer_but_not_a_broader_one():
+    assert grade("Stanford type A aortic dissection", ["Aortic dissection"]).correct is not True  # broader
+    assert grade("Bacterial meningitis", ["Meningitis"]).correct is not True
+    # The gold after "history of" / "rule out" is not stated as the diagnosis.
+    assert grade("Tuberculosis", ["Lymphoma in a patient with a history of tuberculosis treatment"]).correct is not True
+    assert grade("Acute pancreatitis", ["Chronic pancreatitis with pseudocyst"]).correct is not True
+
+
+def test_broader_answer_is_a_candidate_not_a_conflict():
+    verdict = check("meningitis", "bacterial meningitis")
+    assert verdict is not None and verdict.guard == "broader" and not verdict.conflict
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    from pipeline.accuracy._embed import NameEmbedder
+
+    return NameEmbedder()
+
+
+def test_embedding_tier_records_its_score_and_obeys_the_guards(embedder):
+    close = embedding(_pair("Heart attack", "Myocardial infarction", embedder))
+    assert close is not None and close.method == "embedding" and 0 < close.score <= 1
+    # Acute vs chronic: very similar embeddings, but the guard makes it a conflict, not even a candidate.
+    m = guarded(embedding(_pair("Chronic pancreatitis", "Acute pancreatitis", embedder)))
+    assert m.score > 0.75 and not m.confident and m.conflict
+    assert dict(m.evidence)["guard"] == "opposed"
+    res = grade("Acute pancreatitis", ["Chronic pancreatitis"], similarity=embedder)
+    assert res.correct is False and not res.candidates
+
+
+def test_each_distinct_pair_is_graded_once():
+    cache: dict = {}
+    gold = GoldNames.build("Acute appendicitis")
+    first = match_diagnoses(["Appendicitis", "Gastritis"], gold, cache=cache)
+    assert len(cache) == 2
+    second = match_diagnoses(["Gastritis", "Appendicitis"], gold, cache=cache)
+    assert len(cache) == 2  # nothing new graded
+    assert first.rank == 1 and second.rank == 2 and second.correct is True
