@@ -196,7 +196,10 @@ def resolve_source(
         if len(files) != 1:
             raise InputError(
                 Problem(
-                    str(path), None, None, f"a {kind} folder must hold exactly one data file ({', '.join(row_suffixes())})"
+                    str(path),
+                    None,
+                    None,
+                    f"a {kind} folder must hold exactly one data file ({', '.join(row_suffixes())})",
                 )
             )
         mapping = path / mapping_file

@@ -17,7 +17,6 @@ from pipeline.cases._schema import (
     normalise_incidence,
     parse_mapping,
 )
-from pipeline.errors import InputError, Problem
 from pipeline.cases._store import (
     UNSPECIFIED,
     CaseSetSummary,
@@ -26,6 +25,7 @@ from pipeline.cases._store import (
     show_case,
     summarise_case_sets,
 )
+from pipeline.errors import InputError, Problem
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 SHIPPED_CASES = DATA_DIR / "cases"

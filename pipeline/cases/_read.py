@@ -71,11 +71,11 @@ def _missing_columns(paths: _Paths, rows: list[dict], filename: str, mapping: Ca
             continue
         if name == "vignette" and _builds_vignette(mapping):
             continue
-        if name == "gold_diagnosis" and not mapping.mapped(name):
-            if any(_flagged_options(paths["options"].get(r)) for r in rows):
-                continue
+        gold_from_options = any(_flagged_options(paths["options"].get(r)) for r in rows)
+        if name == "gold_diagnosis" and not mapping.mapped(name) and gold_from_options:
+            continue
         if mapping.mapped(name) or required:
-            hint = "; or generate ids with [ids] prefix = \"...\"" if name == "case_id" else ""
+            hint = '; or generate ids with [ids] prefix = "..."' if name == "case_id" else ""
             checks.append((path, hint))
     checks.extend((path, "") for _, path in paths.sections)
     return [absent(path, rows, filename, hint) for path, hint in checks if not path.found_in(rows)]
@@ -288,7 +288,9 @@ def row_to_case(
             gold = flagged[0]
         elif _fold(gold) != _fold(flagged[0]):
             problems.append(
-                Problem(filename, line, "gold_diagnosis", f"{gold!r} is not the option flagged correct ({flagged[0]!r})")
+                Problem(
+                    filename, line, "gold_diagnosis", f"{gold!r} is not the option flagged correct ({flagged[0]!r})"
+                )
             )
     for name, value in (("case_id", case_id), ("vignette", vignette), ("gold_diagnosis", gold)):
         if value is None and not any(p.line == line and p.field and p.field.startswith(name) for p in problems):

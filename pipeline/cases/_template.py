@@ -28,7 +28,9 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-_ENV = SandboxedEnvironment(undefined=ChainableUndefined, finalize=_finalize, autoescape=False, keep_trailing_newline=False)
+_ENV = SandboxedEnvironment(
+    undefined=ChainableUndefined, finalize=_finalize, autoescape=False, keep_trailing_newline=False
+)
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
