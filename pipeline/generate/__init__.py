@@ -28,6 +28,7 @@ from pipeline.generate._import import (
     resolve_response_source,
     shipped_response_sets,
 )
+from pipeline.generate._interop import format_names as response_format_names
 from pipeline.generate._parse import clean_text, normalise_option, parse_choice, parse_diagnoses, split_reasoning
 from pipeline.generate._prompts import PromptTemplate, load_template, messages_text, shipped_templates
 from pipeline.generate._record import ParsedOutput, ensure_case_set, parse_output
@@ -68,6 +69,7 @@ __all__ = [
     "generate",
     "get_backend",
     "import_responses",
+    "response_format_names",
     "load_response_mapping",
     "load_study_file",
     "load_template",
