@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipeline._files import resolve_source as _resolve
-from pipeline._files import row_suffixes
+from pipeline._files import decode, row_suffixes
 from pipeline.cases._read import build_cases, read_case_file, split_delimited, vignette_warnings
 from pipeline.cases._schema import (
     CANONICAL_FIELDS,
@@ -51,6 +51,7 @@ __all__ = [
     "ImportReport",
     "VignetteSection",
     "build_cases",
+    "decode",
     "import_cases",
     "import_target",
     "load_mapping",
