@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from pipeline._files import resolve_source as _resolve
 from pipeline._files import decode, row_suffixes
+from pipeline._files import resolve_source as _resolve
 from pipeline.cases._read import build_cases, read_case_file, split_delimited, vignette_warnings
 from pipeline.cases._schema import (
     CANONICAL_FIELDS,

@@ -29,8 +29,6 @@ from pipeline.cases._schema import (
 from pipeline.cases._template import NotText, render_sections, render_template
 from pipeline.errors import InputError, Problem
 
-_ROOT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*|\"[^\"]+\")")
-
 
 @dataclass(frozen=True)
 class _Paths:
@@ -47,10 +45,11 @@ def _paths(mapping: CaseMapping) -> _Paths:
     return _Paths(fields, sections)
 
 
-def _root(spec: str) -> str:
-    """The top-level column an expression reads (`patient.history` -> `patient`)."""
-    m = _ROOT.match(spec)
-    return m.group(1).strip('"') if m else spec
+def reads_column(spec: str, column: str) -> bool:
+    """Whether a field path reads a top-level column (`patient.history` reads `patient`, not `history`)."""
+    if spec == column:
+        return True
+    return re.search(rf'(?<![\w.@"]){re.escape(column)}(?![\w"])|"{re.escape(column)}"', spec) is not None
 
 
 def _builds_vignette(mapping: CaseMapping) -> bool:
@@ -256,8 +255,11 @@ def _specialty(row: dict, paths: _Paths) -> str | None:
 
 
 def _attributes(row: dict, mapping: CaseMapping, paths: _Paths) -> dict:
-    used = {_root(p.spec) for p in paths.fields.values()} | {_root(p.spec) for _, p in paths.sections}
-    keep = [c for c in row if c not in used] if mapping.keep == "*" else [c for c in mapping.keep if c in row]
+    specs = [p.spec for p in paths.fields.values()] + [p.spec for _, p in paths.sections]
+    if mapping.keep == "*":
+        keep = [c for c in row if not any(reads_column(spec, c) for spec in specs)]
+    else:
+        keep = [c for c in mapping.keep if c in row]
     return {c: row[c] for c in keep if row[c] not in (None, "")}
 
 
@@ -274,7 +276,8 @@ def row_to_case(
     vignette = _vignette(row, paths, mapping, filename, line, problems)
     gold = _text(paths["gold_diagnosis"], row, filename, line, problems)
     options, flagged = _options(row, paths, mapping, gold, filename, line, problems)
-    if flagged or (options is not None and _flagged_options(paths["options"].get(row))):
+    gold_from_options = options is not None and _flagged_options(paths["options"].get(row))
+    if gold_from_options:
         if len(flagged) != 1:
             problems.append(
                 Problem(
@@ -293,7 +296,8 @@ def row_to_case(
                 )
             )
     for name, value in (("case_id", case_id), ("vignette", vignette), ("gold_diagnosis", gold)):
-        if value is None and not any(p.line == line and p.field and p.field.startswith(name) for p in problems):
+        reported = any(p.line == line and p.field and p.field.startswith(name) for p in problems)
+        if value is None and not reported and not (name == "gold_diagnosis" and gold_from_options):
             where = "vignette (template)" if name == "vignette" and _builds_vignette(mapping) else paths[name].where
             problems.append(Problem(filename, line, where, "missing or empty"))
     task = _task(row, paths, mapping, filename, line, problems)

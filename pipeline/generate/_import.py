@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +13,7 @@ from sqlmodel import Session, select
 from db.models import Case, Grade, Model, Response, Run, Study
 from pipeline._fields import FieldPath, absent, kind_of, not_text, scalar_text
 from pipeline._files import resolve_source
+from pipeline.cases._read import reads_column
 from pipeline.errors import InputError, Problem
 from pipeline.generate._interop import ResponseFormat, detect_format, format_names, read_response_records
 from pipeline.generate._record import cases_by_key, ensure_case_set, parse_output
@@ -208,13 +208,7 @@ class ResponseImportReport:
         return ", ".join(parts)
 
 
-_ROOT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)")
 _TEXT_FIELDS = ("case_id", "model", "output", "answer", "trace")
-
-
-def _root(spec: str) -> str:
-    m = _ROOT.match(spec)
-    return m.group(1) if m else spec
 
 
 def _field_paths(mapping: ResponseMapping, fmt: ResponseFormat | None, filename: str) -> dict[str, FieldPath]:
@@ -344,7 +338,7 @@ def import_responses(
         raise InputError(problems + missing)
     parsed: list[_Row] = []
     first_seen: dict[tuple[str, str, int], int] = {}
-    used = {_root(p.spec) for p in paths.values()}
+    specs = [p.spec for p in paths.values()]
     for lineno, row in rows:
         r = _read_row(row, lineno, filename, paths, mapping, cases, set_name, problems)
         if r is None:
@@ -361,7 +355,10 @@ def import_responses(
             )
             continue
         first_seen[ident] = lineno
-        keep = [c for c in row if c not in used] if mapping.keep == "*" else [c for c in mapping.keep if c in row]
+        if mapping.keep == "*":
+            keep = [c for c in row if not any(reads_column(spec, c) for spec in specs)]
+        else:
+            keep = [c for c in mapping.keep if c in row]
         extra = {c: row[c] for c in keep if row[c] is not None}
         if fmt is not None and row.get("error"):  # a failed request in a tool's log: kept, with why
             extra["error"] = row["error"]
