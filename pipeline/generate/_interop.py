@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
@@ -246,6 +247,11 @@ def read_openai_batch(path: Path, data: bytes, problems: list[Problem]) -> list[
         record = _batch_record(row, filename, line, problems)
         if record is not None:
             out.append((line, record))
+    # A failed request has no body to name its model; a batch runs one model, so the others' name it.
+    named = Counter(r["model"] for _, r in out if r.get("model"))
+    if named:
+        for _, record in out:
+            record["model"] = record.get("model") or named.most_common(1)[0][0]
     return out
 
 
