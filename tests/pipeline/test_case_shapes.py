@@ -390,3 +390,17 @@ def test_db_flag_before_or_after_the_subcommand(capsys, tmp_path):
     assert main(["--db", url, "import-cases", "sandmann125"]) == 0
     assert main(["cases", "--set", "sandmann125", "--db", url]) == 0
     assert "sandmann125 (differential, 125 cases)" in capsys.readouterr().out
+
+
+def test_vignette_stating_its_gold_is_a_warning(capsys, sqlite_engine, tmp_path):
+    row = {
+        "case_id": "G1",
+        "vignette": "Known pulmonary embolism, now breathless.",
+        "gold_diagnosis": "Pulmonary embolism",
+    }
+    data = write(tmp_path / "leak.jsonl", json.dumps(row))
+    code, _, err = run(capsys, str(sqlite_engine.url), "import-cases", str(data))
+    assert code == 0
+    assert (
+        f"warning: {data}:1: vignette: case 'G1': the vignette contains the gold diagnosis 'Pulmonary embolism'" in err
+    )

@@ -341,3 +341,33 @@ def test_response_mapping_unknown_keys_are_each_named():
     assert "m.toml: field: unknown section" in msg
     assert "m.toml: grade.grder: unknown key; known: grader" in msg
     assert "m.toml: responses.format: must be auto, rows, inspect, openai-batch" in msg
+
+
+def test_openai_batch_responses_api_body_and_inspect_redacted_reasoning(capsys, sqlite_engine, tmp_path):
+    url = str(sqlite_engine.url)
+    body = {
+        "id": "resp_1",
+        "object": "response",
+        "model": "o3-2025-04-16",
+        "output": [
+            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Weighing LLQ pain."}]},
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": R1_ANSWER, "annotations": []}],
+            },
+        ],
+    }
+    line = {"id": "b1", "custom_id": "S001", "response": {"status_code": 200, "body": body}, "error": None}
+    data = write(tmp_path / "responses_api.jsonl", json.dumps(line) + "\n")
+    assert run(capsys, url, "import-responses", str(data), "--study", "r", "--case-set", "sandmann125")[0] == 0
+    got = responses(sqlite_engine, "r")[("o3-2025-04-16", "S001", 0)]
+    assert got.trace == "Weighing LLQ pain." and got.diagnoses[0] == "Diverticulitis"
+
+    sample = _inspect_sample("S002", 1, "Migraine", None)
+    redacted = {"type": "reasoning", "reasoning": "gAAAAB-encrypted", "redacted": True, "summary": "Aura first."}
+    sample["output"]["choices"][0]["message"]["content"].insert(0, redacted)
+    log = write(tmp_path / "redacted.json", json.dumps({**_inspect_header(), "samples": [sample]}))
+    assert run(capsys, url, "import-responses", str(log), "--study", "r", "--case-set", "sandmann125")[0] == 0
+    got = responses(sqlite_engine, "r")[("deepseek-reasoner", "S002", 0)]
+    assert got.trace == "Aura first." and "gAAAA" not in (got.raw_output or "")
