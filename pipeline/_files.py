@@ -145,7 +145,26 @@ def _read_json(data: bytes, filename: str, problems: list[Problem]) -> Rows:
     text = decode(data, filename)
     if text.lstrip().startswith("["):
         return _json_array(text, filename, problems)
+    whole = _one_object(text)
+    if whole is not None:
+        lists = [f"{k} ({len(v)} items)" for k, v in whole.items() if isinstance(v, list) and v]
+        where = f"; the records may be under: {', '.join(lists)}" if lists else ""
+        problems.append(
+            Problem(filename, 1, None, f"one JSON object, not an array of records{where}; save the records as an array")
+        )
+        return iter(())
     return iter_jsonl_rows(text, filename, problems)
+
+
+def _one_object(text: str) -> dict | None:
+    """The file's one JSON object when it spans several lines (pretty-printed), else None."""
+    if "\n" not in text.strip() or not text.lstrip().startswith("{"):
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 @reader(".parquet")

@@ -404,3 +404,19 @@ def test_vignette_stating_its_gold_is_a_warning(capsys, sqlite_engine, tmp_path)
     assert (
         f"warning: {data}:1: vignette: case 'G1': the vignette contains the gold diagnosis 'Pulmonary embolism'" in err
     )
+
+
+def test_json_files_name_their_problem(tmp_path):
+    from pipeline._files import read_records
+
+    wrapped = write(tmp_path / "wrapped.json", json.dumps({"meta": {}, "cases": [{"id": 1}]}, indent=2))
+    problems: list = []
+    assert read_records(wrapped, problems) == []
+    assert [str(p) for p in problems] == [
+        f"{wrapped}:1: one JSON object, not an array of records; the records may be under: cases (1 items); "
+        "save the records as an array"
+    ]
+    broken = write(tmp_path / "broken.json", '[\n {"id": 1},\n {"id": 2,\n]\n')
+    problems = []
+    assert [line for line, _ in read_records(broken, problems)] == [2]
+    assert len(problems) == 1 and problems[0].line == 4
