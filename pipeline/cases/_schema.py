@@ -226,6 +226,7 @@ def parse_mapping(text: str, filename: str) -> CaseMapping:
     if prefix is not None and "case_id" in fields:
         problems.append(Problem(filename, None, "ids.prefix", "generated ids and fields.case_id exclude each other"))
     strings = {k: _text_setting(meta, k, f"case_set.{k}", filename, problems) for k in _META}
+    option_keys = [_text_setting(options, k, f"options.{k}", filename, problems) for k in ("text", "correct")]
     if problems:
         raise InputError(problems)
     return CaseMapping(
@@ -236,8 +237,8 @@ def parse_mapping(text: str, filename: str) -> CaseMapping:
         vignette_template=template,
         vignette_sections=sections,
         options_separator=separator or LIST_SEPARATOR,
-        option_text=_text_setting(options, "text", "options.text", filename, []) or "text",
-        option_correct=_text_setting(options, "correct", "options.correct", filename, []) or "correct",
+        option_text=option_keys[0] or "text",
+        option_correct=option_keys[1] or "correct",
         max_vignette_chars=limit,
         **strings,
     )

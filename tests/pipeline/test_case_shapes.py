@@ -420,3 +420,22 @@ def test_json_files_name_their_problem(tmp_path):
     problems = []
     assert [line for line, _ in read_records(broken, problems)] == [2]
     assert len(problems) == 1 and problems[0].line == 4
+
+
+def test_bad_mapping_values_are_each_named():
+    text = (
+        '[options]\ntext = 5\n[vignette]\nsections = [{heading = "A"}]\ntemplate = "{% if %}"\n'
+        '[case_set]\nmax_vignette_chars = 0\n[ids]\nprefix = "x-"\n[fields]\ncase_id = "id"\nvignette = "v"\n'
+    )
+    with pytest.raises(InputError) as err:
+        parse_mapping(text, "m.toml")
+    msg = str(err.value)
+    for expected in (
+        "m.toml: options.text: must be a string",
+        "m.toml: vignette.sections: must be a list of",
+        "m.toml: vignette.template: not a valid Jinja2 template",
+        "m.toml: case_set.max_vignette_chars: must be a whole number >= 1",
+        "m.toml: ids.prefix: generated ids and fields.case_id exclude each other",
+        "m.toml: fields.vignette: the [vignette] section builds the vignette",
+    ):
+        assert expected in msg, msg
