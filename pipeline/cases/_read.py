@@ -150,14 +150,20 @@ def _strings(items: list, path: FieldPath, filename: str, line: int, problems: l
 
 def _options(
     row: dict, paths: _Paths, mapping: CaseMapping, gold: str | None, filename: str, line: int, problems: list[Problem]
-) -> tuple[list[str] | None, list[str]]:
-    """The options, and the texts of those flagged correct (options given as objects)."""
+) -> tuple[list[str] | None, list[str], list[str]]:
+    """The options, the texts of those flagged correct (options as objects), and each option's key:
+    its key in an object of options ({"A": "...", "B": "..."}), else its letter A, B, ..."""
     path = paths["options"]
-    items = _as_list(path.get(row), mapping.options_separator, gold)
+    raw = path.get(row)
+    if isinstance(raw, dict):
+        keys = [str(k).strip() for k in raw]
+        return _strings(list(raw.values()), path, filename, line, problems), [], keys
+    items = _as_list(raw, mapping.options_separator, gold if mapping.option_gold == "text" else None)
     if items is None:
-        return None, []
+        return None, [], []
+    letters = [chr(65 + i) if i < 26 else str(i + 1) for i in range(len(items))]
     if not _flagged_options(items):
-        return _strings(items, path, filename, line, problems), []
+        return _strings(items, path, filename, line, problems), [], letters
     texts, flagged = [], []
     for n, item in enumerate(items, start=1):
         text = item.get(mapping.option_text) if isinstance(item, dict) else None
@@ -169,7 +175,37 @@ def _options(
         texts.append(scalar_text(text))
         if item.get(mapping.option_correct) in (True, 1, "true", "True", "yes", "1"):
             flagged.append(scalar_text(text))
-    return texts, flagged
+    return texts, flagged, letters
+
+
+def _gold_by_reference(
+    gold: str, options: list[str], keys: list[str], how: str, filename: str, line: int, problems: list[Problem]
+) -> str | None:
+    """The option a gold names by key/letter ("key") or by position ("index0", "index1")."""
+    if how == "key":
+        found = [o for k, o in zip(keys, options, strict=False) if k.casefold() == gold.casefold()]
+        if len(found) == 1:
+            return found[0]
+        problems.append(
+            Problem(filename, line, "gold_diagnosis", f"{gold!r} is not one of the options' keys ({', '.join(keys)})")
+        )
+        return None
+    try:
+        index = int(float(gold)) - (1 if how == "index1" else 0)
+        if float(gold) != int(float(gold)) or not 0 <= index < len(options):
+            raise ValueError
+        return options[index]
+    except ValueError:
+        first = 1 if how == "index1" else 0
+        problems.append(
+            Problem(
+                filename,
+                line,
+                "gold_diagnosis",
+                f"{gold!r} is not an option number from {first} to {len(options) - 1 + first} (options.gold = {how!r})",
+            )
+        )
+        return None
 
 
 def _fold(text: str) -> str:
@@ -188,13 +224,16 @@ def _check_choice(
         problems.append(Problem(filename, line, path.where, f"option given twice: {dupes[0]!r}"))
     matches = folded.count(_fold(gold))
     if matches == 0:
+        hint = ""
+        if len(gold) <= 2:  # a letter or a number: the gold names its option
+            hint = '; if it names the option by key or letter, set [options] gold = "key" (or "index0"/"index1")'
         problems.append(
             Problem(
                 filename,
                 line,
                 "gold_diagnosis",
                 f"{gold!r} is not one of the case's options ({'; '.join(options)}); "
-                "a multiple-choice gold must be exactly one option",
+                f"a multiple-choice gold must be exactly one option{hint}",
             )
         )
 
@@ -275,7 +314,9 @@ def row_to_case(
         case_id = _text(paths["case_id"], row, filename, line, problems)
     vignette = _vignette(row, paths, mapping, filename, line, problems)
     gold = _text(paths["gold_diagnosis"], row, filename, line, problems)
-    options, flagged = _options(row, paths, mapping, gold, filename, line, problems)
+    options, flagged, keys = _options(row, paths, mapping, gold, filename, line, problems)
+    if gold is not None and options and mapping.option_gold != "text":
+        gold = _gold_by_reference(gold, options, keys, mapping.option_gold, filename, line, problems)
     gold_from_options = options is not None and _flagged_options(paths["options"].get(row))
     if gold_from_options:
         if len(flagged) != 1:

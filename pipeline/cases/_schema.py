@@ -19,6 +19,8 @@ CANONICAL_FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 LIST_SEPARATOR = "|"  # lists in CSV cells: "Appendicitis|Acute appendicitis"
 # Longer vignettes are imported with a warning: they rarely fit a small model's context.
 MAX_VIGNETTE_CHARS = 20_000
+# How a multiple-choice gold names its option: by its text, its key or letter, or its position.
+OPTION_GOLD = ("text", "key", "index0", "index1")
 
 # Spellings people use for the three incidence classes.
 _INCIDENCE_ALIASES = {
@@ -109,6 +111,7 @@ class CaseMapping:
     options_separator: str = LIST_SEPARATOR
     option_text: str = "text"  # options given as objects: the key of the option's text ...
     option_correct: str = "correct"  # ... and of its flag marking the gold
+    option_gold: str = "text"  # how gold_diagnosis names its option: text, key (or letter), index0, index1
     max_vignette_chars: int = MAX_VIGNETTE_CHARS
 
     def column(self, canonical: str) -> str:
@@ -132,7 +135,7 @@ _SECTIONS: dict[str, set[str] | None] = {
     "attributes": {"keep"},
     "ids": {"prefix"},
     "vignette": {"template", "sections"},
-    "options": {"separator", "text", "correct"},
+    "options": {"separator", "text", "correct", "gold"},
 }
 
 
@@ -226,7 +229,9 @@ def parse_mapping(text: str, filename: str) -> CaseMapping:
     if prefix is not None and "case_id" in fields:
         problems.append(Problem(filename, None, "ids.prefix", "generated ids and fields.case_id exclude each other"))
     strings = {k: _text_setting(meta, k, f"case_set.{k}", filename, problems) for k in _META}
-    option_keys = [_text_setting(options, k, f"options.{k}", filename, problems) for k in ("text", "correct")]
+    option_keys = [_text_setting(options, k, f"options.{k}", filename, problems) for k in ("text", "correct", "gold")]
+    if option_keys[2] not in (None, *OPTION_GOLD):
+        problems.append(Problem(filename, None, "options.gold", f"must be one of {', '.join(OPTION_GOLD)}"))
     if problems:
         raise InputError(problems)
     return CaseMapping(
@@ -239,6 +244,7 @@ def parse_mapping(text: str, filename: str) -> CaseMapping:
         options_separator=separator or LIST_SEPARATOR,
         option_text=option_keys[0] or "text",
         option_correct=option_keys[1] or "correct",
+        option_gold=option_keys[2] or "text",
         max_vignette_chars=limit,
         **strings,
     )

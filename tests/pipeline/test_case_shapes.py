@@ -439,3 +439,58 @@ def test_bad_mapping_values_are_each_named():
         "m.toml: fields.vignette: the [vignette] section builds the vignette",
     ):
         assert expected in msg, msg
+
+
+def test_options_as_an_object_with_the_gold_as_its_key(capsys, db_url, engine, tmp_path):
+    rows = [
+        {
+            "question": "A 19-year-old with fever, sore throat and posterior cervical nodes after amoxicillin rash.",
+            "options": {"A": "Streptococcal pharyngitis", "B": "Infectious mononucleosis", "C": "Acute HIV"},
+            "answer_idx": "B",
+        },
+        {
+            "question": "A 70-year-old with painless jaundice and a palpable gallbladder.",
+            "options": {"A": "Choledocholithiasis", "B": "Hepatitis A", "C": "Carcinoma of the pancreatic head"},
+            "answer_idx": "C",
+        },
+    ]
+    data = write(tmp_path / "qa.jsonl", "\n".join(json.dumps(r) for r in rows))
+    mapping = write(
+        tmp_path / "qa.toml",
+        '[case_set]\ntask = "multiple_choice"\n[ids]\nprefix = "qa-"\n'
+        '[fields]\nvignette = "question"\ngold_diagnosis = "answer_idx"\noptions = "options"\n[options]\ngold = "key"\n',
+    )
+    code, _, err = run(capsys, db_url, "import-cases", str(data), "--mapping", str(mapping))
+    assert code == 0, err
+    cases = cases_of(engine, "qa")
+    assert cases["qa-1"].gold_diagnosis == "Infectious mononucleosis"
+    assert cases["qa-2"].options == ["Choledocholithiasis", "Hepatitis A", "Carcinoma of the pancreatic head"]
+    assert cases["qa-2"].gold_diagnosis == "Carcinoma of the pancreatic head"
+    # Without options.gold the letter is refused, with a hint.
+    before = counts(engine)
+    write(mapping, mapping.read_text().replace('[options]\ngold = "key"\n', "").replace('"qa-"', '"qb-"'))
+    code, _, err = run(capsys, db_url, "import-cases", str(data), "--mapping", str(mapping))
+    assert code == 2 and "'B' is not one of the case's options" in err and 'set [options] gold = "key"' in err
+    assert counts(engine) == before
+
+
+def test_options_in_several_columns_with_the_gold_as_a_number(tmp_path):
+    f = write(
+        tmp_path / "mcq.csv",
+        "id,question,opa,opb,opc,opd,cop\n"
+        "M1,Drug of choice for absence seizures?,Phenytoin,Ethosuximide,Carbamazepine,Gabapentin,2\n"
+        "M2,Most common site of carcinoid?,Appendix,Rectum,Ileum,Stomach,5\n",
+    )
+    text = (
+        '[case_set]\ntask = "multiple_choice"\n[fields]\ncase_id = "id"\nvignette = "question"\n'
+        'gold_diagnosis = "cop"\noptions = "[opa, opb, opc, opd]"\n[options]\ngold = "index1"\n'
+    )
+    from pipeline._files import read_records
+
+    with pytest.raises(InputError) as err:
+        build_cases(read_records(f, []), str(f), parse_mapping(text, "m.toml"))
+    assert str(err.value) == f"{f}:3: gold_diagnosis: '5' is not an option number from 1 to 4 (options.gold = 'index1')"
+    f.write_text(f.read_text().replace(",5\n", ",3\n"))
+    cases = build_cases(read_records(f, []), str(f), parse_mapping(text, "m.toml"))
+    assert [c.gold_diagnosis for c in cases] == ["Ethosuximide", "Ileum"]
+    assert cases[0].options == ("Phenytoin", "Ethosuximide", "Carbamazepine", "Gabapentin")
