@@ -317,7 +317,8 @@ def row_to_case(
     options, flagged, keys = _options(row, paths, mapping, gold, filename, line, problems)
     if gold is not None and options and mapping.option_gold != "text":
         gold = _gold_by_reference(gold, options, keys, mapping.option_gold, filename, line, problems)
-    gold_from_options = options is not None and _flagged_options(paths["options"].get(row))
+    # Options as objects: the flagged one is the gold, unless the gold is given and none is flagged.
+    gold_from_options = options is not None and _flagged_options(paths["options"].get(row)) and (flagged or not gold)
     if gold_from_options:
         if len(flagged) != 1:
             problems.append(

@@ -494,3 +494,18 @@ def test_options_in_several_columns_with_the_gold_as_a_number(tmp_path):
     cases = build_cases(read_records(f, []), str(f), parse_mapping(text, "m.toml"))
     assert [c.gold_diagnosis for c in cases] == ["Ethosuximide", "Ileum"]
     assert cases[0].options == ("Phenytoin", "Ethosuximide", "Carbamazepine", "Gabapentin")
+
+
+def test_option_objects_without_a_flag_take_the_mapped_gold(tmp_path):
+    row = {
+        "id": "K1",
+        "q": "Painless haematuria in a smoker.",
+        "options": [{"key": "A", "value": "Bladder carcinoma"}, {"key": "B", "value": "Cystitis"}],
+        "answer": "A",
+    }
+    text = (
+        '[case_set]\ntask = "multiple_choice"\n[fields]\ncase_id = "id"\nvignette = "q"\n'
+        'gold_diagnosis = "answer"\noptions = "options"\n[options]\ntext = "value"\ngold = "key"\n'
+    )
+    (case,) = build_cases([(1, row)], "k.jsonl", parse_mapping(text, "m.toml"))
+    assert case.gold_diagnosis == "Bladder carcinoma" and case.options == ("Bladder carcinoma", "Cystitis")
