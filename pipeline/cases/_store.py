@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ from sqlmodel import Session, select
 
 from db.models import INCIDENCES, Case, CaseSet
 from pipeline.cases._schema import CaseMapping, CaseRecord
-from pipeline.errors import InputError, Problem
+from pipeline.errors import DxTraceError, InputError, Problem
 
 _COMPARED = ("vignette", "gold_diagnosis", "specialty", "incidence", "synonyms", "task", "options", "attributes")
 
@@ -156,3 +157,34 @@ def summarise_case_sets(session: Session, name: str | None = None) -> list[CaseS
             counts[(spec or UNSPECIFIED, inc or UNSPECIFIED)] += 1
         summaries.append(CaseSetSummary(case_set.name, case_set.task, sum(counts.values()), dict(counts)))
     return summaries
+
+
+def show_case(session: Session, case_key: str, case_set: str | None = None) -> list[tuple[str, str]]:
+    """One case as (label, text) pairs, for a lead checking an import; the vignette comes last, in full."""
+    query = select(Case, CaseSet).join(CaseSet, Case.case_set_id == CaseSet.id).where(Case.case_key == case_key)
+    if case_set is not None:
+        query = query.where(CaseSet.name == case_set)
+    found = session.exec(query).all()
+    if not found:
+        where = f" in case set {case_set!r}" if case_set else ""
+        raise DxTraceError(f"no case {case_key!r}{where}")
+    if len(found) > 1:
+        sets = ", ".join(sorted(cs.name for _, cs in found))
+        raise DxTraceError(f"case {case_key!r} is in several case sets ({sets}); name one with --set")
+    case, cs = found[0]
+    rows = [
+        ("case set", cs.name),
+        ("case id", case.case_key),
+        ("task", case.task),
+        ("gold diagnosis", case.gold_diagnosis),
+        ("specialty", case.specialty or ""),
+        ("incidence", case.incidence or ""),
+        ("synonyms", "; ".join(case.synonyms or [])),
+    ]
+    if case.options:
+        rows.append(("options", "\n".join(f"  {chr(65 + i)}. {o}" for i, o in enumerate(case.options))))
+    for key, value in (case.attributes or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        rows.append((f"attribute {key}", text))
+    rows.append(("vignette", f"({len(case.vignette)} characters)\n{case.vignette}"))
+    return rows

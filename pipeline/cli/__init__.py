@@ -51,22 +51,22 @@ def _discover() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
 
 
+_DB_HELP = "study database: a SQLite path or a SQLAlchemy URL (default: $DXTRACE_DB or ./dxtrace.db)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     _discover()
     parser = argparse.ArgumentParser(
         prog="python -m pipeline",
         description="DxTrace: run, grade and analyse diagnostic reasoning studies on premises.",
     )
-    parser.add_argument(
-        "--db",
-        metavar="URL",
-        default=None,
-        help="study database: a SQLite path or a SQLAlchemy URL (default: $DXTRACE_DB or ./dxtrace.db)",
-    )
+    parser.add_argument("--db", metavar="URL", default=None, help=_DB_HELP)
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in sorted(_COMMANDS.values(), key=lambda c: (c.order, c.name)):
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        # --db also after the subcommand; SUPPRESS keeps one given before it when not repeated.
+        p.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=_DB_HELP)
         if cmd.arguments:
             cmd.arguments(p)
         p.set_defaults(_command=cmd)

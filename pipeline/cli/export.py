@@ -17,7 +17,7 @@ def _csv(text: str) -> list[str]:
 
 
 def _export_args(p: argparse.ArgumentParser) -> None:
-    from pipeline.export import ADJUDICATION, CORRECTNESS, FORMATS
+    from pipeline.export import ADJUDICATION, CORRECTNESS, DEFAULT_FORMATS, FORMATS
 
     p.add_argument("--study", help="study name or id (default: the only study)")
     p.add_argument("--out", type=Path, help="export folder (default: exports/<study>)")
@@ -25,8 +25,9 @@ def _export_args(p: argparse.ArgumentParser) -> None:
         "--format",
         dest="formats",
         type=_csv,
-        default=list(FORMATS),
-        help=f"comma-separated, any of {', '.join(FORMATS)} (default: all)",
+        default=list(DEFAULT_FORMATS),
+        help=f"comma-separated, any of {', '.join(FORMATS)} (default: {','.join(DEFAULT_FORMATS)}; "
+        "hf: a folder that Hugging Face datasets.load_dataset reads)",
     )
     p.add_argument("--model", action="append", default=[], help="only this model (repeatable)")
     p.add_argument("--case-set", action="append", default=[], help="only this case set (repeatable)")

@@ -22,6 +22,7 @@ from pipeline.generate import (
     load_response_mapping,
     load_study_file,
     resolve_response_source,
+    response_format_names,
     shipped_response_sets,
 )
 
@@ -127,7 +128,8 @@ def generate_cmd(args: argparse.Namespace) -> int:
 def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "source",
-        help="a .jsonl or .csv response file, a folder with one and its mapping.toml, or a shipped set: "
+        help="a response file (.jsonl, .json, .csv, .tsv, .parquet; an Inspect AI log .eval/.json; an OpenAI "
+        "Batch output .jsonl), a folder with one and its mapping.toml, or a shipped set: "
         + ", ".join(shipped_response_sets()),
     )
     p.add_argument("--study", required=True, help="the study to add the responses to (created if missing)")
@@ -135,6 +137,11 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     add_map_argument(p, RESPONSE_FIELDS)
     p.add_argument("--model", help="the model's name, when the file has no model column")
     p.add_argument("--case-set", help="the case set the case ids refer to (default: the mapping's)")
+    p.add_argument(
+        "--format",
+        choices=["auto", *response_format_names()],
+        help="the file's kind (default auto: Inspect AI logs and OpenAI Batch output are recognised)",
+    )
 
 
 @command(
@@ -149,10 +156,8 @@ def import_responses_cmd(args: argparse.Namespace) -> int:
         mapping = mapping.with_fields(overrides)
     if args.model:
         mapping = replace(mapping, model=args.model)
-    if not mapping.column("case_id") or not (mapping.column("output") or mapping.column("answer")):
-        raise DxTraceError("give a mapping (--mapping) or --map case_id=COLUMN and --map output=COLUMN")
-    if not mapping.column("model") and not mapping.model:
-        raise DxTraceError("name the model: --map model=COLUMN or --model NAME")
+    if args.format:
+        mapping = replace(mapping, format=args.format)
     engine = open_db(args)
     with session_scope(engine) as session:
         study = session.exec(select(Study).where(Study.name == args.study)).first()

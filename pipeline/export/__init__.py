@@ -5,6 +5,7 @@ An export is a folder:
     study.json          the study, models, case sets, codebooks, annotator refs, filters, checksums
     responses.jsonl     one record per response (docs/export-format.md, export.schema.json)
     tables/*.csv|.parquet  responses, grades, annotations, evidence, final_labels
+    hf/                 on request (--format hf): the tables as a Hugging Face datasets folder + card
 
 Importing it into a fresh database and exporting again gives the same records, so an export
 is also a backup.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from pipeline.export._collect import CollectedExport, collect_export, export_choices
 from pipeline.export._filters import ADJUDICATION, CORRECTNESS, ExportFilters
 from pipeline.export._format import (
+    DEFAULT_FORMATS,
     FORMAT,
     FORMAT_VERSION,
     FORMATS,
@@ -33,6 +35,7 @@ from pipeline.export._write import ExportSummary, export_archive, export_study
 __all__ = [
     "ADJUDICATION",
     "CORRECTNESS",
+    "DEFAULT_FORMATS",
     "FORMAT",
     "FORMATS",
     "FORMAT_VERSION",

@@ -15,7 +15,8 @@ FORMAT_VERSION = 1
 RECORDS_FILE = "responses.jsonl"
 MANIFEST_FILE = "study.json"
 TABLES_DIR = "tables"
-FORMATS = ("jsonl", "csv", "parquet")
+FORMATS = ("jsonl", "csv", "parquet", "hf")
+DEFAULT_FORMATS = ("jsonl", "csv", "parquet")  # "hf": a Hugging Face datasets folder, on request
 
 _HERE = Path(__file__).resolve().parent
 RECORD_SCHEMA_FILE = _HERE / "export.schema.json"

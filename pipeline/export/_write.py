@@ -20,7 +20,8 @@ import pipeline
 from pipeline.errors import DxTraceError
 from pipeline.export._collect import collect_export
 from pipeline.export._filters import ExportFilters
-from pipeline.export._format import FORMATS, MANIFEST_FILE, RECORDS_FILE, TABLES_DIR, ts
+from pipeline.export._format import DEFAULT_FORMATS, FORMATS, MANIFEST_FILE, RECORDS_FILE, TABLES_DIR, ts
+from pipeline.export._hf import CARD_FILE, write_hf
 from pipeline.export._tables import TABLES, build_tables, write_table
 
 
@@ -67,7 +68,7 @@ def export_study(
     study_id: int | str,
     out_dir: Path | str,
     *,
-    formats: Iterable[str] = FORMATS,
+    formats: Iterable[str] = DEFAULT_FORMATS,
     filters: ExportFilters | None = None,
     models: Iterable[str] | str | None = None,
     case_sets: Iterable[str] | str | None = None,
@@ -107,11 +108,15 @@ def export_study(
                 for record in records:
                     fh.write(record_line(record))
             written.append(RECORDS_FILE)
-        table_formats = [f for f in formats if f != "jsonl"]
+        table_formats = [f for f in formats if f in ("csv", "parquet")]
         rows: dict[str, int] = {RECORDS_FILE: len(records)}
+        tables = build_tables(manifest, records) if table_formats or "hf" in formats else {}
+        if "hf" in formats:
+            hf_rows = write_hf(staging, manifest, records, tables)
+            written += [*hf_rows, CARD_FILE]
+            rows.update(hf_rows)
         if table_formats:
             (staging / TABLES_DIR).mkdir()
-            tables = build_tables(manifest, records)
             for name in TABLES:
                 for fmt in table_formats:
                     rel = f"{TABLES_DIR}/{name}.{fmt}"
@@ -124,7 +129,10 @@ def export_study(
             "dxtrace_version": pipeline.__version__,
             "exported_at": ts(datetime.now(UTC)),
             **{k: v for k, v in manifest.items() if k not in ("format", "format_version")},
-            "files": {rel: {"sha256": _sha256(staging / rel), "rows": rows[rel]} for rel in written},
+            "files": {
+                rel: {"sha256": _sha256(staging / rel), **({"rows": rows[rel]} if rel in rows else {})}
+                for rel in written
+            },
         }
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
         written.append(MANIFEST_FILE)

@@ -28,6 +28,7 @@ from pipeline.generate._import import (
     resolve_response_source,
     shipped_response_sets,
 )
+from pipeline.generate._interop import format_names as response_format_names
 from pipeline.generate._parse import (
     ParsedAnswer,
     clean_text,
@@ -77,6 +78,7 @@ __all__ = [
     "generate",
     "get_backend",
     "import_responses",
+    "response_format_names",
     "load_response_mapping",
     "load_study_file",
     "load_template",

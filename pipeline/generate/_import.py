@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
 
 from db.models import Case, Grade, Model, Response, Run, Study
-from pipeline._files import decode, iter_rows, resolve_source
+from pipeline._fields import FieldPath, absent, kind_of, not_text, scalar_text
+from pipeline._files import resolve_source
+from pipeline.cases._read import reads_column
 from pipeline.errors import InputError, Problem
+from pipeline.generate._interop import ResponseFormat, detect_format, format_names, read_response_records
 from pipeline.generate._record import cases_by_key, ensure_case_set, parse_output
 from pipeline.generate._toml import loads as toml_loads
 
@@ -50,6 +52,7 @@ class ResponseMapping:
     description: str | None = None
     attribution: str | None = None
     source: str | None = None  # where the mapping came from, for messages
+    format: str = "auto"  # "rows" (any row file), a tool's format (inspect, openai-batch), or "auto"
 
     def column(self, name: str) -> str | None:
         return self.fields.get(name)
@@ -61,12 +64,38 @@ class ResponseMapping:
         return self.models.get(name_in_file) or ModelInfo(name=name_in_file)
 
 
+_SECTIONS: dict[str, set[str] | None] = {
+    "responses": {"case_set", "model", "description", "attribution", "format"},
+    "fields": None,  # checked against RESPONSE_FIELDS
+    "models": None,  # one table per model name in the file
+    "grade": {"grader"},
+    "extra": {"keep"},
+}
+
+
+def _unknown(raw: dict, filename: str) -> list[Problem]:
+    problems = []
+    for section, table in raw.items():
+        if section not in _SECTIONS:
+            known = ", ".join(f"[{s}]" for s in _SECTIONS)
+            problems.append(Problem(filename, None, section, f"unknown section; known: {known}"))
+        elif not isinstance(table, dict):
+            problems.append(Problem(filename, None, section, f"must be a table ([{section}])"))
+        elif _SECTIONS[section] is not None:
+            for key in sorted(set(table) - _SECTIONS[section]):
+                known = ", ".join(sorted(_SECTIONS[section]))
+                problems.append(Problem(filename, None, f"{section}.{key}", f"unknown key; known: {known}"))
+    return problems
+
+
 def parse_response_mapping(text: str, filename: str) -> ResponseMapping:
+    """Parse a response mapping TOML (docs/generation.md); unknown sections and keys are errors."""
     raw = toml_loads(text, filename)
-    problems: list[Problem] = []
+    problems = _unknown(raw, filename)
+    raw = {k: v for k, v in raw.items() if isinstance(v, dict)}
     meta = raw.get("responses", {})
     fields = raw.get("fields", {})
-    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+    if not all(isinstance(v, str) and v.strip() for v in fields.values()):
         problems.append(Problem(filename, None, "fields", 'must be a table of field = "source column"'))
         fields = {}
     for key in fields:
@@ -74,12 +103,12 @@ def parse_response_mapping(text: str, filename: str) -> ResponseMapping:
             problems.append(
                 Problem(filename, None, f"fields.{key}", f"unknown field; known: {', '.join(RESPONSE_FIELDS)}")
             )
-    if "output" not in fields and "answer" not in fields:
+    fmt = meta.get("format", "auto")
+    if fmt not in ("auto", *format_names()):
+        problems.append(Problem(filename, None, "responses.format", f"must be auto, {', '.join(format_names())}"))
+    # A tool's log (Inspect, OpenAI batch) brings its own fields; a plain row file must name them.
+    if fmt == "rows" and "output" not in fields and "answer" not in fields:
         problems.append(Problem(filename, None, "fields", "map `output` (the raw text) or `answer`"))
-    if "case_id" not in fields:
-        problems.append(Problem(filename, None, "fields.case_id", "required: the column holding the case id"))
-    if "model" not in fields and not meta.get("model"):
-        problems.append(Problem(filename, None, "fields.model", "map the model column, or set responses.model"))
     models: dict[str, ModelInfo] = {}
     for key, info in (raw.get("models") or {}).items():
         if not isinstance(info, dict):
@@ -111,6 +140,7 @@ def parse_response_mapping(text: str, filename: str) -> ResponseMapping:
         description=meta.get("description"),
         attribution=meta.get("attribution"),
         source=filename,
+        format=fmt,
     )
 
 
@@ -131,12 +161,6 @@ def resolve_response_source(source: str | Path) -> tuple[Path, Path | None]:
 
 
 # --------------------------------------------------------------------------- reading rows
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _bool(value: Any) -> bool | None:
@@ -184,6 +208,99 @@ class ResponseImportReport:
         return ", ".join(parts)
 
 
+_TEXT_FIELDS = ("case_id", "model", "output", "answer", "trace")
+
+
+def _field_paths(mapping: ResponseMapping, fmt: ResponseFormat | None, filename: str) -> dict[str, FieldPath]:
+    """Where each field is read: the tool format's defaults, overridden by the mapping; --model wins over a column."""
+    fields = {**(fmt.fields if fmt else {}), **mapping.fields}
+    if mapping.model and "model" not in mapping.fields:
+        fields.pop("model", None)
+    where = mapping.source or filename
+    if "case_id" not in fields:
+        raise InputError(Problem(where, None, "fields.case_id", "required: the column holding the case id"))
+    if "output" not in fields and "answer" not in fields:
+        raise InputError(Problem(where, None, "fields", "map `output` (the raw text) or `answer`"))
+    if "model" not in fields and not mapping.model:
+        raise InputError(Problem(where, None, "fields.model", "map the model column, or name it (--model NAME)"))
+    return {name: FieldPath.of(name, spec) for name, spec in fields.items()}
+
+
+def _value(
+    paths: dict[str, FieldPath], name: str, row: dict, filename: str, line: int, problems: list[Problem]
+) -> tuple[bool, Any]:
+    """(mapped, value) of a field; a dict or list on a text field is a problem, never its printout."""
+    path = paths.get(name)
+    if path is None:
+        return False, None
+    value = path.get(row)
+    if name in _TEXT_FIELDS and kind_of(value):
+        problems.append(not_text(path, value, filename, line))
+        return True, None
+    if name in _TEXT_FIELDS and value is not None and not isinstance(value, str):
+        value = scalar_text(value)
+    return True, value
+
+
+def _read_row(
+    row: dict,
+    lineno: int,
+    filename: str,
+    paths: dict[str, FieldPath],
+    mapping: ResponseMapping,
+    cases: dict[str, Case],
+    set_name: str,
+    problems: list[Problem],
+) -> _Row | None:
+    """One response of the file, validated; its problems are added to `problems`."""
+    mine: list[Problem] = []
+
+    def get(name: str) -> tuple[bool, Any]:
+        return _value(paths, name, row, filename, lineno, mine)
+
+    where = {name: p.where for name, p in paths.items()}
+    _, key = get("case_id")
+    case = None
+    if key is not None and str(key).strip():
+        case = cases.get(str(key).strip())
+        if case is None:
+            mine.append(Problem(filename, lineno, where["case_id"], f"no case {key!r} in case set {set_name!r}"))
+    elif not any(p.field and p.field.startswith("case_id") for p in mine):
+        mine.append(Problem(filename, lineno, where["case_id"], "missing or empty"))
+    has_model, model = get("model")
+    if not has_model:
+        model = mapping.model
+    elif not (model or "").strip() and not any(p.field and p.field.startswith("model") for p in mine):
+        mine.append(Problem(filename, lineno, where["model"], "missing or empty; or name the model with --model"))
+    has_output, raw = get("output")
+    has_answer, answer = get("answer")
+    _, trace = get("trace")
+    reported = {p.field.split(" ")[0] for p in mine if p.field}
+    if has_output and raw is None and "output" not in reported:
+        mine.append(Problem(filename, lineno, where["output"], 'missing or null; use "" for an empty output'))
+    if not has_output and has_answer and answer is None and "answer" not in reported:
+        mine.append(Problem(filename, lineno, where["answer"], 'missing or null; use "" for an empty answer'))
+    _, raw_correct = get("correct")
+    correct = None
+    if raw_correct not in (None, ""):
+        correct = _bool(raw_correct)
+        if correct is None:
+            mine.append(Problem(filename, lineno, where["correct"], f"{raw_correct!r} is not true/false"))
+    _, raw_repeat = get("repeat")
+    repeat = 0
+    if raw_repeat not in (None, ""):
+        try:
+            repeat = int(raw_repeat)
+            if repeat < 0 or isinstance(raw_repeat, bool) or float(raw_repeat) != repeat:
+                raise ValueError
+        except (TypeError, ValueError):
+            mine.append(Problem(filename, lineno, where["repeat"], f"{raw_repeat!r} is not a whole number >= 0"))
+    problems.extend(mine)
+    if mine or case is None or not model:
+        return None
+    return _Row(lineno, str(model).strip(), case, repeat, raw, trace, answer, correct, {})
+
+
 def import_responses(
     session: Session,
     *,
@@ -208,100 +325,44 @@ def import_responses(
     set_name = case_set or mapping.case_set
     if not set_name:
         raise InputError(Problem(filename, None, "case_set", "name the case set (--case-set or responses.case_set)"))
+    fmt = detect_format(path, data, mapping.format)
+    paths = _field_paths(mapping, fmt, filename)
     target = ensure_case_set(session, set_name)
     cases = cases_by_key(session, target)
 
     problems: list[Problem] = []
-    rows = list(iter_rows(decode(data, filename), filename, problems))
+    rows = read_response_records(path, data, fmt, problems)
+    records = [r for _, r in rows]
+    missing = [absent(p, records, filename) for p in paths.values() if records and not p.found_in(records)]
+    if missing:  # one error per absent column, not one per row
+        raise InputError(problems + missing)
     parsed: list[_Row] = []
     first_seen: dict[tuple[str, str, int], int] = {}
-    col = mapping.column
+    specs = [p.spec for p in paths.values()]
     for lineno, row in rows:
-        row_problems: list[Problem] = []
-
-        def need(name: str, *, row=row, lineno=lineno, row_problems=row_problems) -> Any:
-            column = col(name)
-            if column is None:
-                return None
-            if column not in row:
-                row_problems.append(Problem(filename, lineno, f"{name} (column {column!r})", "missing"))
-                return None
-            return row[column]
-
-        key = _text(need("case_id"))
-        case = None
-        if key is not None and key.strip():
-            case = cases.get(key.strip())
-            if case is None:
-                row_problems.append(
-                    Problem(
-                        filename,
-                        lineno,
-                        f"case_id (column {col('case_id')!r})",
-                        f"no case {key!r} in case set {set_name!r}",
-                    )
-                )
-        elif col("case_id") in row:
-            row_problems.append(Problem(filename, lineno, f"case_id (column {col('case_id')!r})", "empty"))
-        model = _text(need("model")) if col("model") else mapping.model
-        if col("model") and col("model") in row and not (model or "").strip():
-            row_problems.append(Problem(filename, lineno, f"model (column {col('model')!r})", "empty"))
-        raw = _text(need("output"))
-        answer = _text(need("answer"))
-        trace = _text(need("trace"))
-        if col("output") and col("output") in row and raw is None:
-            row_problems.append(
-                Problem(filename, lineno, f"output (column {col('output')!r})", 'null; use "" for an empty output')
-            )
-        if not col("output") and col("answer") in row and answer is None:
-            row_problems.append(
-                Problem(filename, lineno, f"answer (column {col('answer')!r})", 'null; use "" for an empty answer')
-            )
-        correct = None
-        if col("correct") and col("correct") in row and row[col("correct")] not in (None, ""):
-            correct = _bool(row[col("correct")])
-            if correct is None:
-                row_problems.append(
-                    Problem(
-                        filename,
-                        lineno,
-                        f"correct (column {col('correct')!r})",
-                        f"{row[col('correct')]!r} is not true/false",
-                    )
-                )
-        repeat = 0
-        if col("repeat") and row.get(col("repeat")) not in (None, ""):
-            try:
-                repeat = int(row[col("repeat")])
-                if repeat < 0:
-                    raise ValueError
-            except (TypeError, ValueError):
-                row_problems.append(
-                    Problem(
-                        filename,
-                        lineno,
-                        f"repeat (column {col('repeat')!r})",
-                        f"{row[col('repeat')]!r} is not a whole number >= 0",
-                    )
-                )
-        if row_problems or case is None or not model:
-            problems.extend(row_problems)
+        r = _read_row(row, lineno, filename, paths, mapping, cases, set_name, problems)
+        if r is None:
             continue
-        ident = (model, case.case_key, repeat)
+        ident = (r.model, r.case.case_key, r.repeat)
         if ident in first_seen:
             problems.append(
                 Problem(
                     filename,
                     lineno,
                     None,
-                    f"duplicate response of {model!r} on case {case.case_key!r} (first on line {first_seen[ident]})",
+                    f"duplicate response of {r.model!r} on case {r.case.case_key!r} (first on line {first_seen[ident]})",
                 )
             )
             continue
         first_seen[ident] = lineno
-        used = {c for c in mapping.fields.values()}
-        keep = [c for c in row if c not in used] if mapping.keep == "*" else [c for c in mapping.keep if c in row]
-        parsed.append(_Row(lineno, model.strip(), case, repeat, raw, trace, answer, correct, {c: row[c] for c in keep}))
+        if mapping.keep == "*":
+            keep = [c for c in row if not any(reads_column(spec, c) for spec in specs)]
+        else:
+            keep = [c for c in mapping.keep if c in row]
+        extra = {c: row[c] for c in keep if row[c] is not None}
+        if fmt is not None and row.get("error"):  # a failed request in a tool's log: kept, with why
+            extra["error"] = row["error"]
+        parsed.append(replace(r, extra=extra))
     if problems:
         raise InputError(problems)
     if not parsed:

@@ -30,6 +30,7 @@ from db.engine import session_scope
 from db.models import Case, Model, Response, Run, Study, utcnow
 from pipeline.errors import DxTraceError
 from pipeline.generate._backend import Backend, BackendError, Completion, Sampling, get_backend
+from pipeline.generate._context import check_context, context_size, prompts_over_context
 from pipeline.generate._prompts import PromptTemplate, load_template, messages_text
 from pipeline.generate._record import cases_by_key, ensure_case_set, parse_output
 from pipeline.generate._study import (
@@ -387,6 +388,7 @@ def generate(
     summary = GenerationSummary(study=spec.name)
     plans: list[tuple[ModelSpec, int, int, list[_Item], ModelRunSummary]] = []
     backends: dict[str, Backend] = {}
+    over: list[str] = []  # prompts too long for their model's context
     try:
         for m in wanted:
             cls = get_backend(m.backend)
@@ -434,10 +436,18 @@ def generate(
                     for rep in range(spec.repeats)
                     if (c.id, rep) not in done
                 ]
+                over.extend(
+                    prompts_over_context(
+                        m.name,
+                        context_size(backends[m.name]),
+                        {i.case_key: messages_text(i.messages) for i in items}.items(),
+                    )
+                )
                 planned = len(cases) * spec.repeats
                 s = ModelRunSummary(m.name, m.backend, run.id, planned, already_done=planned - len(items))  # type: ignore[arg-type]
                 plans.append((m, run.id, model.id, items, s))  # type: ignore[arg-type]
                 summary.models.append(s)
+            check_context(over)  # raises inside the transaction: no run row is written, no request sent
         bar = _progress(console) if progress else None
         if bar is not None:
             bar.start()

@@ -42,7 +42,9 @@ def test_bad_file_is_one_message_without_traceback(tmp_path):
     bad.write_text('{"case_id": "1", "vignette": "v"}\n', encoding="utf-8")
     out = cli("import-cases", str(bad), db=str(tmp_path / "s.db"))
     assert out.returncode == 2
-    assert out.stderr.strip() == f"error: {bad}:1: gold_diagnosis: missing or empty"
+    assert out.stderr.strip() == (
+        f"error: {bad}: gold_diagnosis: column 'gold_diagnosis' is not in the file; its columns: case_id, vignette"
+    )
     assert "Traceback" not in out.stderr
 
 

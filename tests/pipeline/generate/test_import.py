@@ -170,9 +170,8 @@ def test_bad_mapping_names_each_field():
         parse_response_mapping('[fields]\nanswr = "x"\n[models]\nM = { reasoning = "yes" }\n', "m.toml")
     msg = str(err.value)
     assert "m.toml: fields.answr: unknown field" in msg
-    assert "m.toml: fields: map `output` (the raw text) or `answer`" in msg
-    assert "m.toml: fields.case_id: required" in msg
     assert "m.toml: models.M.reasoning: must be true or false" in msg
+    # Which fields are required depends on the file (a tool's log brings its own): checked at import.
 
 
 def test_cli_import_responses(tmp_path):
