@@ -40,6 +40,23 @@ def test_think_closing_tag_only_as_r1_distills_emit():
     assert got.diagnoses == ["Infective endocarditis", "Sepsis"] and got.shape == "list"
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "<|channel|>analysis<|message|>Fever and a murmur.<|end|><|start|>assistant<|channel|>final<|message|>"
+        "Infective endocarditis<|return|>",  # gpt-oss served without a reasoning parser
+        "<|begin_of_thought|>\nFever and a murmur.\n<|end_of_thought|>\n\n<|begin_of_solution|>\n"
+        "Infective endocarditis\n<|end_of_solution|>",
+        "[THINK]Fever and a murmur.[/THINK]Infective endocarditis",
+        "<seed:think>Fever and a murmur.</seed:think>Infective endocarditis",
+    ],
+)
+def test_other_reasoning_tag_styles(raw):
+    got = parse_answer(raw)
+    assert got.reader == "think_tags" and got.trace == "Fever and a murmur."
+    assert got.answer == "Infective endocarditis" and got.diagnoses == ["Infective endocarditis"]
+
+
 def test_think_unclosed_block_is_all_trace_and_flagged():
     out = parse_output("<think>Weighing endocarditis against lupus, the next step", task="diagnosis")
     assert out.trace == "Weighing endocarditis against lupus, the next step" and out.answer == ""
