@@ -490,3 +490,16 @@ def test_malformed_outputs_never_raise_and_the_answer_is_verbatim(raw):
     out = parse_output(raw, task="diagnosis")
     assert out.parse_ok == (bool(out.diagnoses) and out.parse_error is None)
     assert parse_choice(raw, OPTS) in (*OPTS, None)
+
+
+def test_medrbench_report_figures_in_the_docs():
+    """docs/generation.md: 400 yield a diagnosis, 395 one / 5 a list, 2 flagged (empty answer, a bare letter)."""
+    outs = [
+        parse_output(None, task="diagnosis", trace=row["thinking_process"], answer=row["content"])
+        for row in _rows(MEDRBENCH_R1)
+    ]
+    assert all(o.diagnoses for o in outs)
+    assert [o.shape for o in outs].count("single") == 395
+    flagged = [o for o in outs if not o.parse_ok]
+    assert len(flagged) == 2 and all(o.parse_error.endswith("diagnoses taken from the reasoning") for o in flagged)
+    assert sorted(o.answer for o in flagged) == ["", "A"]
