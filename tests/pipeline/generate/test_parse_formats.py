@@ -354,6 +354,8 @@ OPTS = ["Tuberculosis", "Lymphoma", "Pneumonia"]
     [
         ("A. Tuberculosis\nB. Lymphoma\nC. Pneumonia", None),  # the option list echoed back picks nothing
         ("A) Tuberculosis\nB) Lymphoma\nC) Pneumonia\n", None),
+        ("- Tuberculosis\n- Lymphoma\n- Pneumonia", None),
+        ("Options:\n1. Tuberculosis\n2. Lymphoma\n3. Pneumonia\n\nI pick pneumonia.", "Pneumonia"),
         ("A. Tuberculosis\nB. Lymphoma\nC. Pneumonia\n\nAnswer: C", "Pneumonia"),
         ("The answer is (C)", "Pneumonia"),
         ("**C. Pneumonia**", "Pneumonia"),
