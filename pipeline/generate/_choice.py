@@ -46,18 +46,19 @@ _BOXED = re.compile(r"\$*\\boxed\s*\{\s*(?:\\text\s*\{)?([^{}]*)\}?\s*\}\$*")
 _LETTERED_LINE = re.compile(r"^\s*(?:[-*•]\s*)?(?:\*\*|__)?\(?([A-Z])[.):](?:\*\*|__)?\s+(.+?)\s*$", re.M)
 
 
+_LISTED_LINE = re.compile(
+    r"^[ \t]*(?:[-*•][ \t]*|\(?[A-Z][.):][ \t]+|\d{1,2}[.)][ \t]+)(?:\*\*|__)?(.+?)(?:\*\*|__)?[ \t]*\r?$", re.M
+)
+
+
 def _drop_echo(text: str, options: list[str]) -> tuple[str, int]:
     """The answer without lines that only repeat an option, and how many lettered lines are left.
 
-    Two or more such lines are the option list echoed back, which picks nothing.
+    Two or more such lines ("A. Tuberculosis", "- Lymphoma") are the option list echoed back,
+    which picks nothing.
     """
-    norm = [normalise_option(o) for o in options]
-    echoed = [
-        m
-        for m in _LETTERED_LINE.finditer(text)
-        if _LETTERS.index(m.group(1)) < len(options)
-        and normalise_option(m.group(2)) == norm[_LETTERS.index(m.group(1))]
-    ]
+    norm = {normalise_option(o) for o in options} - {""}
+    echoed = [m for m in _LISTED_LINE.finditer(text) if normalise_option(m.group(1)) in norm]
     if len(echoed) >= 2:
         for m in reversed(echoed):
             text = text[: m.start()] + text[m.end() :]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pipeline.generate._formats._registry import WRAPPER, Split, join, reader
 
 # Tag pairs reasoning models use for their trace inside the content.
@@ -10,7 +12,14 @@ _THINK_TAGS = (
     ("<thinking>", "</thinking>"),
     ("<reasoning>", "</reasoning>"),
     ("◁think▷", "◁/think▷"),
+    ("<seed:think>", "</seed:think>"),  # Seed-OSS
+    ("[think]", "[/think]"),  # Magistral
+    ("<|begin_of_thought|>", "<|end_of_thought|>"),  # Sky-T1, OpenThoughts
+    ("<|channel|>analysis<|message|>", "<|end|>"),  # gpt-oss (harmony) without a reasoning parser
 )
+# Chat-template tokens left around the answer: "<|start|>assistant<|channel|>final<|message|>", "<|end_of_solution|>".
+_LEAD_TOKENS = re.compile(r"^(?:\s*(?:<\|[a-z_]{1,30}\|>|(?<=\|>)(?:assistant|final|commentary)))+", re.I)
+_TAIL_TOKENS = re.compile(r"(?:<\|[a-z_]{1,30}\|>\s*)+$", re.I)
 CUT_OFF = "the output ends inside its reasoning block (cut off at max tokens?)"
 
 
@@ -47,8 +56,12 @@ def _split_tags(text: str, lower: str, open_tag: str, close_tag: str) -> Split:
         c = lower.find(close_tag, start)
         if c == -1:  # unclosed: cut off while thinking
             traces.append(text[start:])
-            answer = "".join(answer_parts).strip()
+            answer = _untokened("".join(answer_parts))
             return Split(join(*traces), answer, None if answer else CUT_OFF)
         traces.append(text[start:c])
         pos = c + len(close_tag)
-    return Split(join(*traces), "".join(answer_parts).strip())
+    return Split(join(*traces), _untokened("".join(answer_parts)))
+
+
+def _untokened(answer: str) -> str:
+    return _TAIL_TOKENS.sub("", _LEAD_TOKENS.sub("", answer.strip())).strip()

@@ -40,6 +40,23 @@ def test_think_closing_tag_only_as_r1_distills_emit():
     assert got.diagnoses == ["Infective endocarditis", "Sepsis"] and got.shape == "list"
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "<|channel|>analysis<|message|>Fever and a murmur.<|end|><|start|>assistant<|channel|>final<|message|>"
+        "Infective endocarditis<|return|>",  # gpt-oss served without a reasoning parser
+        "<|begin_of_thought|>\nFever and a murmur.\n<|end_of_thought|>\n\n<|begin_of_solution|>\n"
+        "Infective endocarditis\n<|end_of_solution|>",
+        "[THINK]Fever and a murmur.[/THINK]Infective endocarditis",
+        "<seed:think>Fever and a murmur.</seed:think>Infective endocarditis",
+    ],
+)
+def test_other_reasoning_tag_styles(raw):
+    got = parse_answer(raw)
+    assert got.reader == "think_tags" and got.trace == "Fever and a murmur."
+    assert got.answer == "Infective endocarditis" and got.diagnoses == ["Infective endocarditis"]
+
+
 def test_think_unclosed_block_is_all_trace_and_flagged():
     out = parse_output("<think>Weighing endocarditis against lupus, the next step", task="diagnosis")
     assert out.trace == "Weighing endocarditis against lupus, the next step" and out.answer == ""
@@ -337,6 +354,8 @@ OPTS = ["Tuberculosis", "Lymphoma", "Pneumonia"]
     [
         ("A. Tuberculosis\nB. Lymphoma\nC. Pneumonia", None),  # the option list echoed back picks nothing
         ("A) Tuberculosis\nB) Lymphoma\nC) Pneumonia\n", None),
+        ("- Tuberculosis\n- Lymphoma\n- Pneumonia", None),
+        ("Options:\n1. Tuberculosis\n2. Lymphoma\n3. Pneumonia\n\nI pick pneumonia.", "Pneumonia"),
         ("A. Tuberculosis\nB. Lymphoma\nC. Pneumonia\n\nAnswer: C", "Pneumonia"),
         ("The answer is (C)", "Pneumonia"),
         ("**C. Pneumonia**", "Pneumonia"),
@@ -473,3 +492,16 @@ def test_malformed_outputs_never_raise_and_the_answer_is_verbatim(raw):
     out = parse_output(raw, task="diagnosis")
     assert out.parse_ok == (bool(out.diagnoses) and out.parse_error is None)
     assert parse_choice(raw, OPTS) in (*OPTS, None)
+
+
+def test_medrbench_report_figures_in_the_docs():
+    """docs/generation.md: 400 yield a diagnosis, 395 one / 5 a list, 2 flagged (empty answer, a bare letter)."""
+    outs = [
+        parse_output(None, task="diagnosis", trace=row["thinking_process"], answer=row["content"])
+        for row in _rows(MEDRBENCH_R1)
+    ]
+    assert all(o.diagnoses for o in outs)
+    assert [o.shape for o in outs].count("single") == 395
+    flagged = [o for o in outs if not o.parse_ok]
+    assert len(flagged) == 2 and all(o.parse_error.endswith("diagnoses taken from the reasoning") for o in flagged)
+    assert sorted(o.answer for o in flagged) == ["", "A"]
