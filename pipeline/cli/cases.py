@@ -62,7 +62,7 @@ def import_cases_cmd(args: argparse.Namespace) -> int:
 
 
 def _cases_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--set", dest="case_set", help="only this case set")
+    p.add_argument("--case-set", help="only this case set (default: every case set)")
 
 
 @command("cases", help="Summarise case sets: counts by specialty x incidence.", arguments=_cases_args, order=11)

@@ -68,14 +68,16 @@ def embed_cmd(args: argparse.Namespace) -> int:
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--study", help="study name or id (default: the only study)")
-    p.add_argument("--method", choices=["kmeans", "agglomerative", "hdbscan"], default="kmeans")
+    p.add_argument(
+        "--method", choices=["kmeans", "agglomerative", "hdbscan"], default="kmeans", help="clustering algorithm"
+    )
     p.add_argument("--k", type=_positive("--k"), help="number of clusters (default: chosen by silhouette)")
     p.add_argument("--k-max", type=_positive("--k-max", 2), default=12, help="largest k tried (default: 12)")
     p.add_argument("--min-cluster-size", type=_positive("--min-cluster-size", 2), help="HDBSCAN (default: N/100, >=5)")
-    p.add_argument("--field", choices=["trace", "answer"], default="trace")
+    p.add_argument("--field", choices=["trace", "answer"], default="trace", help="which embeddings to cluster")
     p.add_argument("--map", choices=["auto", "tsne", "pca"], default="auto", help="2-D map (default: t-SNE)")
     p.add_argument("--duplicate-threshold", type=_fraction, default=0.95, help="cosine for near duplicates")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the clustering and the map")
     p.add_argument("--order-queues", action="store_true", help="then order every annotator's queue by cluster")
     p.add_argument("--show", action="store_true", help="show the latest clustering instead of making a new one")
 
