@@ -323,7 +323,7 @@ def _flow(data: _Study) -> Section:
             data=flow,
         )
     )
-    s.add(Chart("Flow of responses per model", _charts.flow_funnel(flow), "chart-flow"))
+    s.add(Chart("Flow of responses per model", _charts.flow_bars(flow), "chart-flow"))
     return s
 
 
@@ -672,13 +672,19 @@ def _exemplar(data: _Study, rid: int, code: str, cited: Counter, steps: list[str
             rationales.append("Other: " + _short(a.other_description, 200))
     if final.method == "adjudicated" and final.rationale:
         rationales.append("Adjudication: " + _short(final.rationale, 400))
-    answer = "; ".join(resp.diagnoses) if resp.diagnoses else _short(resp.answer, 300)
+    answer = "; ".join(resp.diagnoses) if resp.diagnoses else _short(_plain(resp.answer).replace("```", " "), 300)
     return Exemplar(
         error_mode=code,
         mode_name=data.names[code],
         title=f"{data.model_name(resp.model_id)} on case {case.case_key}",
-        case_line=", ".join(x for x in (case.specialty, case.incidence) if x)
-        + f" · gold diagnosis: {case.gold_diagnosis}",
+        case_line=" · ".join(
+            x
+            for x in (
+                ", ".join(y for y in (case.specialty, case.incidence) if y),
+                f"gold diagnosis: {case.gold_diagnosis}",
+            )
+            if x
+        ),
         vignette=_short(_plain(case.vignette), 420),
         answer=answer or "(no answer)",
         final=f"{final.method}: " + ", ".join(data.names.get(c, c) for c in final.error_modes),
@@ -719,7 +725,7 @@ def _exemplars(data: _Study, per_mode: int) -> Section:
             Paragraph(
                 f"{total} settled response(s) have {name!r} in their final label (as counted under prevalence); "
                 + (
-                    f"{traced} of them have a reasoning trace to excerpt."
+                    f"{traced} of them {'has' if traced == 1 else 'have'} a reasoning trace to excerpt."
                     if traced
                     else "none of them has a reasoning trace to excerpt (answers only)."
                 ),

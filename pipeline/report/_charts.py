@@ -133,6 +133,7 @@ def _palette(n: int) -> list[str]:
     return px.colors.qualitative.D3 if n <= 10 else px.colors.qualitative.Dark24
 
 
+_CI_NAMES = {"wilson": "Wilson", "clopper-pearson": "Clopper-Pearson"}
 _SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "triangle-down", "pentagon", "star", "hexagon")
 
 
@@ -188,13 +189,18 @@ def forest_grouped(report) -> object:
     level = f"{round(100 * report.conf_level):g}%"
     fig.update_layout(
         **{**_LAYOUT, "height": int(140 + len(rows) * max(26, 9 * m))},
-        xaxis_title=f"accuracy (%), {level} {report.ci_method} interval",
+        xaxis_title=f"accuracy (%), {level} {_CI_NAMES.get(report.ci_method, report.ci_method)} interval",
         legend=dict(title="Model", traceorder="normal"),
         showlegend=True,
     )
     fig.update_xaxes(range=[0, 100])
     fig.update_yaxes(
-        tickmode="array", tickvals=list(range(len(rows))), ticktext=labels, autorange="reversed", showgrid=False
+        tickmode="array",
+        tickvals=list(range(len(rows))),
+        ticktext=labels,
+        autorange="reversed",
+        showgrid=False,
+        zeroline=False,
     )
     for i, (_, lv) in enumerate(rows):
         if lv == "" or i == 0:
@@ -203,29 +209,36 @@ def forest_grouped(report) -> object:
     return fig
 
 
-def flow_funnel(flow) -> object:
-    """The flow of responses per model (CONSORT-style): one funnel per model, stages from responses to settled."""
+def flow_bars(flow) -> object:
+    """The flow of responses per model (CONSORT-style): one bar per model at each stage, its count written on it."""
     import plotly.graph_objects as go
 
-    stages = [("responses", "Responses"), ("graded", "Graded"), ("incorrect", "Incorrect"),
+    stages = [("responses", "Responses"), ("graded", "Graded (not pending)"), ("incorrect", "Incorrect"),
               ("with_trace", "Incorrect, with a trace"), ("labelled", "Incorrect, labelled"),
               ("settled", "Incorrect, settled")]  # fmt: skip
     per_model = flow[flow["model"] != "All models"]
     colours = _palette(len(per_model))
     fig = go.Figure()
     for i, row in enumerate(per_model.itertuples()):
-        values = [
-            row.responses, row.auto + row.clinician + row.pending, row.incorrect, row.with_trace, row.labelled,
-            row.settled,
-        ]  # fmt: skip
+        values = [row.responses, row.auto + row.clinician, row.incorrect, row.with_trace, row.labelled, row.settled]
         fig.add_trace(
-            go.Funnel(
+            go.Bar(
                 name=row.model,
                 y=[s for _, s in stages],
                 x=values,
-                textinfo="value",
+                orientation="h",
+                text=values,
+                textposition="outside",
                 marker=dict(color=colours[i % len(colours)]),
+                hovertemplate="%{y}: %{x}<extra>" + row.model + "</extra>",
             )
         )
-    fig.update_layout(**_LAYOUT, legend=dict(title="Model"), showlegend=True)
+    fig.update_layout(
+        **{**_LAYOUT, "height": int(140 + len(stages) * max(40, 14 * len(per_model)))},
+        barmode="group",
+        xaxis_title="responses",
+        legend=dict(title="Model"),
+        showlegend=True,
+    )
+    fig.update_yaxes(autorange="reversed")
     return fig

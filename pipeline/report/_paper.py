@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -109,8 +110,11 @@ def _figures(charts: list[tuple[str, Chart]], out: PaperFiles, on_chart: Callabl
             fig = type(chart.figure)(chart.figure)  # a copy: the HTML report keeps its own layout
             if not fig.layout.title.text:
                 fig.update_layout(title=chart.title)  # the standalone file carries its own title
-            out.files[f"{name}.svg"] = fig.to_image(format="svg")
-            out.files[f"{name}.png"] = fig.to_image(format="png", scale=PNG_SCALE)
+            with warnings.catch_warnings():
+                # plotly passes browser options that a running kaleido server ignores, and says so each time.
+                warnings.filterwarnings("ignore", message="The kopts argument is ignored")
+                out.files[f"{name}.svg"] = fig.to_image(format="svg")
+                out.files[f"{name}.png"] = fig.to_image(format="png", scale=PNG_SCALE)
     finally:
         kaleido.stop_sync_server(silence_warnings=True)
 
