@@ -187,8 +187,18 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         cmd = _COMMANDS[entry.name]
         if cmd.arguments:
             cmd.arguments(p)
+            _use_formatter(p)
         p.set_defaults(_command=cmd)
     return parser
+
+
+def _use_formatter(parser: argparse.ArgumentParser) -> None:
+    """Nested subcommands (users add, ...) show their defaults too."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.formatter_class = HelpFormatter
+                _use_formatter(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
