@@ -41,7 +41,7 @@ def main() -> None:
         timings["import-export (validate + write)"] = time.perf_counter() - t
         t = time.perf_counter()
         with session_scope(src) as s:
-            html, md = write_report(s, study_id, root / "report")
+            html, md = write_report(s, study_id, root / "report", formats=["html", "md"])
         timings["report (2,000 bootstrap resamples)"] = time.perf_counter() - t
         print(
             f"{summary.counts['responses']} responses, {imported.annotations} annotations; export {size / 1e6:.1f} MB"
