@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,10 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     url = database_url(args.db)  # resolved here: the app runs from the repository root
     print(f"annotation app on http://127.0.0.1:{args.port} (database {redact(url)}); Ctrl-C stops it", file=sys.stderr)
-    try:
-        return subprocess.call(app_command(args.port), cwd=REPO, env=app_env(url))
-    except KeyboardInterrupt:
-        return 130
+    # Become the app (exec): Ctrl-C and a service manager's SIGTERM reach Streamlit itself, no orphan is left.
+    os.chdir(REPO)
+    command = app_command(args.port)
+    os.execve(command[0], command, app_env(url))
+    return 0  # not reached
 
 
 if __name__ == "__main__":
