@@ -161,7 +161,7 @@ def _matrices(report: Any, case_set: str) -> list[Table]:
                 ["Model", *levels, "Overall"],
                 rows,
                 caption=f"Accuracy by model and {subgroup} on {case_set} "
-                f"({round(100 * report.conf_level):g}% {report.ci_method} CI, correct/graded)",
+                f"({round(100 * report.conf_level):g}% {report.ci_method.capitalize()} CI, correct/graded)",
                 data=data,
             )
         )
