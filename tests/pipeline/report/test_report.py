@@ -93,7 +93,10 @@ def test_full_report(clustered_study, tmp_path):
         assert f'id="{sid}" data-available="true"' in html, sid
     assert "not available yet" not in html
     # Accuracy with McNemar, overall and per subgroup; prevalence per model, pair, incidence and specialty.
-    assert "Paired comparisons (McNemar)" in md and "incidence: Rare" in md and "specialty: Neurology" in md
+    assert "Paired comparisons (McNemar, exact)" in md and "incidence: Rare" in md and "specialty: Neurology" in md
+    assert "p (Holm)" in md and "Top-1" in md and "Accuracy by model and incidence" in md
+    # The paper folder: the clusters' tables and charts too.
+    assert paper.name == "paper" and list(paper.glob("clusters-*.tex")) and list(paper.glob("clusters-*.svg"))
     for heading in (
         "### Per model",
         "### Per pair",
