@@ -117,14 +117,17 @@ def write_report(
         paper = paper_files(
             report, methods_text(report), on_chart=lambda i, n: step(8, steps, f"report: figure {i + 1} of {n}")
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in texts.items():
-        _write_atomically(out_dir / name, text)
-        written.append(out_dir / name)
-    if paper is not None:
-        _replace_folder(out_dir / PAPER_NAME, paper.files)
-        written.append(out_dir / PAPER_NAME)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            _write_atomically(out_dir / name, text)
+            written.append(out_dir / name)
+        if paper is not None:
+            _replace_folder(out_dir / PAPER_NAME, paper.files)
+            written.append(out_dir / PAPER_NAME)
+    except OSError as exc:
+        raise DxTraceError(f"cannot write the report into {out_dir}: {exc.strerror or exc}") from None
         for warning in paper.warnings:
             if warn:
                 warn(warning)

@@ -158,6 +158,10 @@ def test_report_files_and_cli(sqlite_engine, tmp_path, capsys):
     assert main(["--db", str(db), "report", "--out", str(tmp_path / "r")]) == 0
     assert "report written" in capsys.readouterr().out
     assert (tmp_path / "r" / "report.html").exists() and (tmp_path / "r" / "report.md").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["--db", str(db), "report", "--out", str(blocker / "sub"), "--format", "md"]) == 2
+    assert "error: cannot write the report into" in capsys.readouterr().err
     assert main(["--db", str(db), "report", "--study", "nope"]) == 2
     assert "no study 'nope'" in capsys.readouterr().err
     with session_scope(get_engine(str(db))) as s:
