@@ -135,3 +135,15 @@ def test_help_lists_the_defaults(capsys):
         main(["grade", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "counts as correct (default: 0.9)" in text and "(default: the only study in the database)" in text
+
+
+def test_the_index_read_from_source_matches_the_registry():
+    """The commands listed without importing their modules are exactly those the modules register."""
+    from pipeline.cli import _COMMANDS, _index
+
+    build_parser()  # imports every module: the registry is complete
+    index = _index()
+    assert set(index) == set(_COMMANDS)
+    for name, entry in index.items():
+        cmd = _COMMANDS[name]
+        assert (entry.help, entry.order, entry.module) == (cmd.help, cmd.order, cmd.run.__module__), name
