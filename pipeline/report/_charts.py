@@ -87,7 +87,7 @@ def agreement_points(rows: Sequence[tuple[str, float | None, float | None, float
     fig.add_vline(x=0.667, line_dash="dot", line_color="grey", annotation_text="0.667", annotation_position="top")
     fig.add_vline(x=0.8, line_dash="dot", line_color="grey", annotation_text="0.8", annotation_position="top")
     fig.update_layout(**_LAYOUT, xaxis_title=statistic, showlegend=True, legend=dict(orientation="h", y=-0.2))
-    fig.update_xaxes(range=[min(-0.2, *[r[2] or 0 for r in shown]) if shown else -0.2, 1.0])
+    fig.update_xaxes(range=[min(-0.2, *[r[2] or 0 for r in shown]) if shown else -0.2, 1.05])
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -193,7 +193,7 @@ def forest_grouped(report) -> object:
         legend=dict(title="Model", traceorder="normal"),
         showlegend=True,
     )
-    fig.update_xaxes(range=[0, 100])
+    fig.update_xaxes(range=[0, 102])
     fig.update_yaxes(
         tickmode="array",
         tickvals=list(range(len(rows))),
