@@ -396,8 +396,19 @@ def _prevalence(data: _Study) -> Section:
         row.insert(1, str(sum(incorrect.values()) if row[0] == "All models" else incorrect.get(row[0], 0)))
     table.columns.insert(1, "Incorrect")
     table.caption = "Error modes per model: share of the settled incorrect responses (95% CI) count/settled"
-    table.data = pd.concat([per_model, overall.assign(model="All models")], ignore_index=True)
+    data_frame = pd.concat([per_model, overall.assign(model="All models")], ignore_index=True)
+    n_incorrect = {**incorrect, "All models": sum(incorrect.values())}
+    table.data = data_frame.assign(incorrect=[n_incorrect.get(m, 0) for m in data_frame["model"]])
     s.add(table)
+    coverage = [f"{row[0]} {row[2]} of {row[1]}" for row in table.rows if row[0] != "All models" and row[1] != row[2]]
+    if coverage:
+        s.add(
+            Paragraph(
+                "Not every incorrect response is settled (settled of incorrect: " + "; ".join(coverage) + "): the "
+                "shares describe the settled ones; as a share of all incorrect responses each count is a lower bound.",
+                "note",
+            )
+        )
     s.add(Chart("Error-mode prevalence per model", _charts.prevalence_bars(per_model, names), "chart-prevalence"))
 
     pairs = data.pairs()
