@@ -21,6 +21,8 @@ DOCS_SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 SHOTS_TO_DOCS = os.environ.get("DXTRACE_SCREENSHOTS") == "1"
 TITLES = {
     "design": "Study design",
+    "methods": "Methods (generated from the study)",
+    "flow": "Flow of responses",
     "accuracy": "Diagnostic accuracy",
     "prevalence": "Error-mode prevalence",
     "agreement": "Inter-rater agreement",
