@@ -41,12 +41,18 @@ def main() -> None:
         timings["import-export (validate + write)"] = time.perf_counter() - t
         t = time.perf_counter()
         with session_scope(src) as s:
-            html, md = write_report(s, study_id, root / "report")
+            html, md = write_report(s, study_id, root / "report", formats=["html", "md"])
         timings["report (2,000 bootstrap resamples)"] = time.perf_counter() - t
+        t = time.perf_counter()
+        with session_scope(src) as s:
+            (paper,) = write_report(s, study_id, root / "report", formats=["paper"])
+        timings["report paper folder (tables, SVG+PNG figures)"] = time.perf_counter() - t
+        files = list(paper.iterdir())
         print(
             f"{summary.counts['responses']} responses, {imported.annotations} annotations; export {size / 1e6:.1f} MB"
         )
         print(f"report.html {html.stat().st_size / 1e6:.1f} MB, report.md {md.stat().st_size / 1e3:.0f} kB")
+        print(f"paper/: {len(files)} files, {sum(f.stat().st_size for f in files) / 1e6:.1f} MB")
         for name, seconds in timings.items():
             print(f"{name}: {seconds:.1f} s")
 

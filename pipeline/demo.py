@@ -148,7 +148,7 @@ def run_demo(
 
     step("report")
     with session_scope(engine) as session:
-        result.report_html, _ = write_report(session, result.study_id, out_dir)
+        result.report_html, _, _ = write_report(session, result.study_id, out_dir)
     console.print(f"report: {result.report_html}")
     return result
 

@@ -65,12 +65,12 @@ class Proportion:
         return EMPTY if self.n == 0 else None
 
     def format(self, digits: int = 1) -> str:
-        """'95.5% (89.9-98.1) 105/110', or 'n/a (no cases)'."""
+        """'95.5% (89.9 to 98.1) 105/110', or 'n/a (no cases)' (the interval as pipeline.intervals writes it)."""
         if self.estimate is None:
             return f"n/a ({EMPTY})"
         pct = 100 * self.estimate
         lo, hi = 100 * (self.lower or 0.0), 100 * (self.upper or 0.0)
-        return f"{pct:.{digits}f}% ({lo:.{digits}f}-{hi:.{digits}f}) {self.successes}/{self.n}"
+        return f"{pct:.{digits}f}% ({lo:.{digits}f} to {hi:.{digits}f}) {self.successes}/{self.n}"
 
 
 def wilson_cc_interval(successes: int, n: int, conf_level: float) -> tuple[float, float]:

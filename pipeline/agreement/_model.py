@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline.intervals import interval
+
 # "no_error" is the codebook's explicit "no reasoning error" code. Inside this package a rating's
 # label set never holds it: the empty set *is* "no error" (so MASI(∅, ∅) = 0 and "no_error" cannot
 # disagree with an empty set). It is reported as its own binary variable: present iff the set is empty.
@@ -134,7 +136,7 @@ class Estimate:
             return "undefined"
         text = f"{self.value:.{digits}f}"
         if self.ci_low is not None and self.ci_high is not None:
-            text += f" [{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]"
+            text += " " + interval(self.ci_low, self.ci_high, digits=digits)
         return text
 
 

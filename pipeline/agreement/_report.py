@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from pipeline.agreement._model import STATISTIC_TITLES, Estimate, LabelAgreement
+from pipeline.intervals import estimate_interval
 
 FRAME_COLUMNS = [
     "scope",
@@ -341,4 +342,4 @@ def _fmt(value, lo, hi, digits: int) -> str:
         return "undefined"
     if lo is None or hi is None:
         return f"{value:.{digits}f}"
-    return f"{value:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    return estimate_interval(value, lo, hi, digits=digits)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -14,6 +16,8 @@ from sqlalchemy.exc import OperationalError
 from db.engine import get_engine, redact
 from db.migrate import upgrade
 from pipeline.errors import DxTraceError
+
+T = TypeVar("T")
 
 # Piped output (a log, CI) would otherwise wrap every table at 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 160
@@ -62,3 +66,79 @@ def parse_field_map(items: list[str], fields: Sequence[str]) -> dict[str, str]:
             raise DxTraceError(f"--map {item!r}: unknown field; known: {', '.join(fields)}")
         out[field] = column
     return out
+
+
+# ------------------------------------------------------------------ conventions shared by the subcommands
+def add_study_argument(p: argparse.ArgumentParser, help: str = "study name or id") -> None:
+    """--study, optional when the database holds one study (resolve it with pipeline.studies.resolve_study)."""
+    p.add_argument("--study", default=None, help=f"{help} (default: the only study in the database)")
+
+
+def add_format_argument(
+    p: argparse.ArgumentParser, formats: Sequence[str], default: Sequence[str] | None = None
+) -> None:
+    """--format a,b,c: the one spelling of output formats; the value is a list, checked against formats."""
+    known = list(formats)
+
+    def parse(text: str) -> list[str]:
+        chosen = [part.strip() for part in text.split(",") if part.strip()]
+        unknown = [f for f in chosen if f not in known]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(f"choose from {','.join(known)} (got {text!r})")
+        return chosen
+
+    p.add_argument(
+        "--format",
+        dest="formats",
+        type=parse,
+        default=list(default or known),
+        metavar="FMT[,FMT]",
+        help=f"output formats, comma-separated, from {','.join(known)}",
+    )
+
+
+def add_progress_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+class _Bar:
+    """A progress bar on stderr; a no-op when switched off."""
+
+    def __init__(self, progress, task):
+        self._progress, self._task = progress, task
+
+    def advance(self, n: int = 1, description: str | None = None) -> None:
+        if self._progress is not None:
+            kw = {"description": description} if description else {}
+            self._progress.update(self._task, advance=n, **kw)
+
+    def describe(self, description: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description=description)
+
+    def step(self, done: int, total: int, what: str) -> None:
+        """A callback for library functions: done of total steps, now doing `what`."""
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, total=total, description=what)
+
+
+@contextmanager
+def progress_bar(args: argparse.Namespace, description: str, total: int | None = None) -> Iterator[_Bar]:
+    """A bar for a long step (total=None: a pulsing bar with the elapsed time). --no-progress turns it off."""
+    if getattr(args, "no_progress", False):
+        yield _Bar(None, None)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        yield _Bar(progress, progress.add_task(description, total=total))
+
+
+def track(args: argparse.Namespace, items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Iterate with a progress bar (see progress_bar)."""
+    items = list(items) if total is None else items
+    with progress_bar(args, description, total if total is not None else len(items)) as bar:  # type: ignore[arg-type]
+        for item in items:
+            yield item
+            bar.advance()

@@ -14,9 +14,9 @@ from pipeline.accuracy import (
     MCNEMAR_METHODS,
     PENDING_POLICIES,
     AccuracyReport,
+    GradingSummary,
     Thresholds,
     accuracy_report,
-    get_study,
     grade_check,
     grade_study,
     read_results_csv,
@@ -25,12 +25,39 @@ from pipeline.accuracy import (
     study_case_sets,
 )
 from pipeline.cli import command
-from pipeline.cli._common import console, open_db, print_table
+from pipeline.cli._common import (
+    add_format_argument,
+    add_progress_argument,
+    add_study_argument,
+    console,
+    open_db,
+    print_table,
+    track,
+)
 from pipeline.errors import DxTraceError
+from pipeline.studies import resolve_study
+
+
+def _model_names(session, study_id: int) -> list[str]:
+    from sqlmodel import select
+
+    from db.models import Model
+
+    return sorted(session.exec(select(Model.name).where(Model.study_id == study_id)).all())
+
+
+def _merge(total, part):
+    """Two models' grading summaries as one."""
+    for name in ("graded", "correct", "incorrect", "pending", "skipped", "no_response"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    total.by_method.update(part.by_method)
+    for model, counts in part.by_model.items():
+        total.by_model[model].update(counts)
+    return total
 
 
 def _grade_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--study", required=True, help="study name or id")
+    add_study_argument(p)
     p.add_argument(
         "-k", type=int, default=5, help="count a response correct if the gold is among its first k (default 5)"
     )
@@ -40,10 +67,15 @@ def _grade_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-terminology", action="store_true", help="no ICD-10-CM synonym tier")
     p.add_argument("--no-judge", action="store_true", help="skip the study's LLM-judge tier ([grading.judge])")
     th = Thresholds()
-    p.add_argument("--fuzzy-confident", type=float, default=th.fuzzy_confident, metavar="S")
-    p.add_argument("--fuzzy-uncertain", type=float, default=th.fuzzy_uncertain, metavar="S")
-    p.add_argument("--embedding-confident", type=float, default=th.embedding_confident, metavar="S")
-    p.add_argument("--embedding-uncertain", type=float, default=th.embedding_uncertain, metavar="S")
+    p.add_argument("--fuzzy-confident", type=float, default=th.fuzzy_confident, metavar="S",
+                   help="fuzzy string score at or above which a match counts as correct")  # fmt: skip
+    p.add_argument("--fuzzy-uncertain", type=float, default=th.fuzzy_uncertain, metavar="S",
+                   help="fuzzy score at or above which a match waits for a clinician")  # fmt: skip
+    p.add_argument("--embedding-confident", type=float, default=th.embedding_confident, metavar="S",
+                   help="embedding cosine at or above which a match counts as correct")  # fmt: skip
+    p.add_argument("--embedding-uncertain", type=float, default=th.embedding_uncertain, metavar="S",
+                   help="embedding cosine at or above which a match waits for a clinician")  # fmt: skip
+    add_progress_argument(p)
 
 
 @command("grade", help="Grade responses: is the gold diagnosis among the first k? (uncertain ones wait for a clinician)", arguments=_grade_args, order=40)  # fmt: skip
@@ -56,18 +88,25 @@ def grade_cmd(args: argparse.Namespace) -> int:
         raise DxTraceError(f"thresholds: {exc}") from None
     engine = open_db(args)
     with session_scope(engine) as session:
-        study = get_study(session, args.study)
-        summary = grade_study(
-            session,
-            study.id,
-            k=args.k,
-            thresholds=thresholds,
-            embeddings=not args.no_embeddings,
-            regrade=args.regrade,
-            models=args.model or None,
-            terminology=not args.no_terminology,
-            judge=False if args.no_judge else None,
-        )
+        study = resolve_study(session, args.study)
+        # One model at a time, so that the bar can move on a long grading run.
+        models = args.model or _model_names(session, study.id)
+        summary = None
+        for model in track(args, models, "grading"):
+            part = grade_study(
+                session,
+                study.id,
+                k=args.k,
+                thresholds=thresholds,
+                embeddings=not args.no_embeddings,
+                regrade=args.regrade,
+                models=[model],
+                terminology=not args.no_terminology,
+                judge=False if args.no_judge else None,
+            )
+            summary = part if summary is None else _merge(summary, part)
+        if summary is None:
+            summary = GradingSummary(study.id, args.k)  # a study without models: nothing to grade
         name = study.name
     rows = [
         [m, c["correct"], c["incorrect"], c["pending"], sum(c.values())] for m, c in sorted(summary.by_model.items())
@@ -81,13 +120,13 @@ def grade_cmd(args: argparse.Namespace) -> int:
 
 
 def _check_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--study", required=True, help="study name or id")
+    add_study_argument(p)
     p.add_argument("--reference", required=True, metavar="COLUMN",
                    help="the reference label: an imported grader (e.g. imported), clinician, or extra.FIELD")  # fmt: skip
     p.add_argument("--threshold", type=float, default=None,
                    help="a numeric reference counts as correct at >= this (e.g. 4 for a Likert score)")  # fmt: skip
     p.add_argument("--model", action="append", default=[], help="only this model (repeatable)")
-    p.add_argument("--conf-level", type=float, default=0.95, help="kappa interval level (default 0.95)")
+    p.add_argument("--conf-level", type=float, default=0.95, help="kappa interval level")
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
 
 
@@ -98,7 +137,7 @@ def grade_check_cmd(args: argparse.Namespace) -> int:
     engine = open_db(args)
     with session_scope(engine) as session:
         check = grade_check(
-            session, args.study, args.reference, threshold=args.threshold, models=args.model or None,
+            session, resolve_study(session, args.study).id, args.reference, threshold=args.threshold, models=args.model or None,
             conf_level=args.conf_level,
         )  # fmt: skip
     conf = check.confusion()
@@ -128,8 +167,8 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _accuracy_args(p: argparse.ArgumentParser) -> None:
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--study", help="study name or id (its effective grades)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--study", help="study name or id, its effective grades (default: the only study)")
     src.add_argument("--csv", type=Path, help="a CSV of case,model,correct[,subgroup columns...] graded elsewhere")
     p.add_argument("--pair", action="append", type=_pair, default=None, metavar="A:B",
                    help="compare model A with model B (repeatable; default: the study's pairs, or the two models of a CSV)")  # fmt: skip
@@ -147,15 +186,12 @@ def _accuracy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", type=int, default=0, help="which repeat of the study to analyse (default 0)")
     p.add_argument("--case-set", help="only this case set (default: one table per case set of the study)")
     p.add_argument("--out", type=Path, default=None, help="folder for accuracy_pairs.csv, accuracy_models.csv, .json, .md, forest plot")  # fmt: skip
-    p.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated, from {','.join(FORMATS)}")
+    add_format_argument(p, FORMATS)
 
 
 @command("accuracy", help="The study table: accuracy with CIs, McNemar per pair, overall and per subgroup.", arguments=_accuracy_args, order=41)  # fmt: skip
 def accuracy_cmd(args: argparse.Namespace) -> int:
-    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown:
-        raise DxTraceError(f"--formats: unknown {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    formats = args.formats
     if args.alpha is not None and not 0 < args.alpha < 1:
         raise DxTraceError(f"--alpha must be between 0 and 1, got {args.alpha}")
     subgroups = [] if args.no_subgroups else (args.subgroup or ["incidence", "specialty"])
@@ -174,6 +210,7 @@ def accuracy_cmd(args: argparse.Namespace) -> int:
         engine = open_db(args)
         study_options = dict(subgroups=subgroups, pairs=args.pair, models=args.model, repeat=args.repeat, **options)
         with session_scope(engine) as session:
+            args.study = resolve_study(session, args.study).id
             if args.case_set:
                 reports = {args.case_set: study_accuracy(session, args.study, case_set=args.case_set, **study_options)}
             else:

@@ -21,15 +21,17 @@ from pipeline.agreement import (
     settle_final_labels,
 )
 from pipeline.agreement._report import analytic_text
-from pipeline.annotation import get_study, require_annotator
+from pipeline.annotation import require_annotator
 from pipeline.cli import command
-from pipeline.cli._common import console, open_db, print_table
+from pipeline.cli._common import add_progress_argument, add_study_argument, console, open_db, print_table, progress_bar
 from pipeline.errors import DxTraceError
+from pipeline.intervals import estimate_interval, interval
+from pipeline.studies import resolve_study
 
 
 def _agreement_args(p: argparse.ArgumentParser) -> None:
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--study", help="study name or id: the annotations in the database")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--study", help="study name or id: its annotations (default: the only study in the database)")
     src.add_argument(
         "--csv",
         type=Path,
@@ -45,7 +47,11 @@ def _agreement_args(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_MIN_ITEMS,
         help=f"fewest items with two ratings for a figure to be reported (default {DEFAULT_MIN_ITEMS})",
     )
-    p.add_argument("--pseudonymise", action="store_true", help="name the annotators A, B, C... (study only)")
+    p.add_argument(
+        "--real-names",
+        action="store_true",
+        help="show annotators' usernames instead of pseudonyms A, B, C... (study only; for internal use)",
+    )
     p.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
     p.add_argument("--out-csv", type=Path, metavar="PATH", help="write every figure as a tidy CSV table")
     p.add_argument("--markdown", type=Path, metavar="PATH", help="write the tables as Markdown")
@@ -55,6 +61,7 @@ def _agreement_args(p: argparse.ArgumentParser) -> None:
         help="also show analytic SE, z, p and asymptotic intervals of every figure (always in --json/--out-csv)",
     )
     p.add_argument("--quiet", action="store_true", help="no tables on screen")
+    add_progress_argument(p)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -83,7 +90,7 @@ def _cell(e, ci: bool = True) -> str:
     if e.value is None:
         return "—"  # undefined: the reason is printed below the tables
     if ci and e.ci_low is not None:
-        return f"{e.value:.2f} ({e.ci_low:.2f}–{e.ci_high:.2f})"
+        return estimate_interval(e.value, e.ci_low, e.ci_high)
     return f"{e.value:.2f}"
 
 
@@ -127,7 +134,7 @@ def show_report(report: AgreementReport, analytic: bool = False) -> None:
         for r in pf.itertuples():
             kappa = "undefined" if r.cohen_kappa is None or r.cohen_kappa != r.cohen_kappa else f"{r.cohen_kappa:.2f}"
             if kappa != "undefined" and r.ci_low == r.ci_low and r.ci_low is not None:
-                kappa += f" [{r.ci_low:.2f}, {r.ci_high:.2f}]"
+                kappa += " " + interval(r.ci_low, r.ci_high)
             rows.append([r.variable, r.rater_a, r.rater_b, r.items, kappa, r.percent_agreement_text])
         print_table("Cohen's κ per pair of raters", ["variable", "rater A", "rater B", "items", "κ", "% agree"], rows)
     if analytic:
@@ -152,8 +159,9 @@ def agreement_cmd(args: argparse.Namespace) -> int:
     else:
         engine = open_db(args)
         with session_scope(engine) as s:
-            study = get_study(s, args.study)
-            report = agreement_report(s, study.id, pseudonymise=args.pseudonymise, **kw)
+            study = resolve_study(s, args.study)
+            with progress_bar(args, f"agreement: {args.boot} bootstrap resamples"):
+                report = agreement_report(s, study.id, pseudonymise=not args.real_names, **kw)
     if report.n_ratings == 0:
         raise DxTraceError(f"{report.source}: no annotations yet; nothing to compare")
     if not args.quiet:
@@ -168,7 +176,7 @@ def agreement_cmd(args: argparse.Namespace) -> int:
 
 
 def _adjudicate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--study", required=True, help="study name or id")
+    add_study_argument(p)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument(
         "--settle", action="store_true", help="write final labels where annotators agree (unanimous or majority)"
@@ -193,7 +201,7 @@ def adjudicate_cmd(args: argparse.Namespace) -> int:
         raise DxTraceError("--response needs --labels (e.g. reasoning_drift,red_flag_failure or no_error) and --as")
     engine = open_db(args)
     with session_scope(engine) as s:
-        study = get_study(s, args.study)
+        study = resolve_study(s, args.study)
         if args.settle:
             console.print(settle_final_labels(s, study.id).summary())
         elif args.list:

@@ -6,14 +6,15 @@ import argparse
 from pathlib import Path
 
 from db.engine import session_scope
-from pipeline.annotation import assign, get_study, parse_id_list, require_annotator, responses_with_trace
+from pipeline.annotation import assign, parse_id_list, require_annotator, responses_with_trace
 from pipeline.cli import command
-from pipeline.cli._common import console, open_db, print_table
+from pipeline.cli._common import add_study_argument, console, open_db, print_table
 from pipeline.errors import InputError, Problem
+from pipeline.studies import resolve_study
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--study", required=True, help="study name or id")
+    add_study_argument(p)
     p.add_argument("--annotators", required=True, help="comma-separated usernames, e.g. ada,bo,cy")
     which = p.add_mutually_exclusive_group()
     which.add_argument(
@@ -48,7 +49,7 @@ def assign_cmd(args: argparse.Namespace) -> int:
                 raise InputError(Problem(str(args.ids_file), n, "response ids", exc.problems[0].message)) from None
     usernames = [u.strip() for u in args.annotators.split(",") if u.strip()]
     with session_scope(engine) as s:
-        study = get_study(s, args.study)
+        study = resolve_study(s, args.study)
         annotator_ids = [require_annotator(s, u).id for u in usernames]
         if args.all_traced:
             ids = responses_with_trace(s, study.id)

@@ -99,8 +99,10 @@ def _stale_message(session, case_keys: list[str], case_set: str) -> str | None:
 
 
 def _cases_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--set", dest="case_set", help="only this case set")
-    p.add_argument("--show", metavar="CASE_ID", help="show one case in full (its set with --set if several have it)")
+    p.add_argument("--case-set", help="only this case set (default: every case set)")
+    p.add_argument(
+        "--show", metavar="CASE_ID", help="show one case in full (its set with --case-set if several have it)"
+    )
 
 
 @command(

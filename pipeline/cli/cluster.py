@@ -6,7 +6,7 @@ import argparse
 
 from db.engine import session_scope
 from pipeline.cli import command
-from pipeline.cli._common import console, open_db, print_table
+from pipeline.cli._common import add_progress_argument, console, open_db, print_table, progress_bar
 from pipeline.errors import DxTraceError
 from pipeline.studies import resolve_study
 
@@ -68,16 +68,19 @@ def embed_cmd(args: argparse.Namespace) -> int:
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--study", help="study name or id (default: the only study)")
-    p.add_argument("--method", choices=["kmeans", "agglomerative", "hdbscan"], default="kmeans")
+    p.add_argument(
+        "--method", choices=["kmeans", "agglomerative", "hdbscan"], default="kmeans", help="clustering algorithm"
+    )
     p.add_argument("--k", type=_positive("--k"), help="number of clusters (default: chosen by silhouette)")
     p.add_argument("--k-max", type=_positive("--k-max", 2), default=12, help="largest k tried (default: 12)")
     p.add_argument("--min-cluster-size", type=_positive("--min-cluster-size", 2), help="HDBSCAN (default: N/100, >=5)")
-    p.add_argument("--field", choices=["trace", "answer"], default="trace")
+    p.add_argument("--field", choices=["trace", "answer"], default="trace", help="which embeddings to cluster")
     p.add_argument("--map", choices=["auto", "tsne", "pca"], default="auto", help="2-D map (default: t-SNE)")
     p.add_argument("--duplicate-threshold", type=_fraction, default=0.95, help="cosine for near duplicates")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the clustering and the map")
     p.add_argument("--order-queues", action="store_true", help="then order every annotator's queue by cluster")
     p.add_argument("--show", action="store_true", help="show the latest clustering instead of making a new one")
+    add_progress_argument(p)
 
 
 def _fmt(value: float | None, pct: bool = False) -> str:
@@ -103,18 +106,19 @@ def cluster_cmd(args: argparse.Namespace) -> int:
             if clustering is None:
                 raise DxTraceError(f"study {study.name!r} has no clustering yet; run: python -m pipeline cluster")
         else:
-            clustering = cluster_study(
-                session,
-                study.id,
-                method=args.method,
-                n_clusters=args.k,
-                field=args.field,
-                k_max=args.k_max,
-                min_cluster_size=args.min_cluster_size,
-                map_method=args.map,
-                duplicate_threshold=args.duplicate_threshold,
-                seed=args.seed,
-            )
+            with progress_bar(args, f"clustering with {args.method}"):
+                clustering = cluster_study(
+                    session,
+                    study.id,
+                    method=args.method,
+                    n_clusters=args.k,
+                    field=args.field,
+                    k_max=args.k_max,
+                    min_cluster_size=args.min_cluster_size,
+                    map_method=args.map,
+                    duplicate_threshold=args.duplicate_threshold,
+                    seed=args.seed,
+                )
         overview = cluster_overview(session, clustering.id)
         ordered = order_queues_by_cluster(session, study.id, clustering_id=clustering.id) if args.order_queues else {}
 

@@ -7,9 +7,18 @@ from pathlib import Path
 
 from db.engine import session_scope
 from pipeline.cli import command
-from pipeline.cli._common import console, open_db
+from pipeline.cli._common import (
+    add_format_argument,
+    add_progress_argument,
+    console,
+    err_console,
+    open_db,
+    progress_bar,
+)
 from pipeline.errors import DxTraceError
 from pipeline.studies import resolve_study
+
+REPORT_FORMATS = ("html", "md", "paper")  # paper: the tables as CSV and LaTeX, the figures as SVG and PNG
 
 
 def _csv(text: str) -> list[str]:
@@ -21,14 +30,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--study", help="study name or id (default: the only study)")
     p.add_argument("--out", type=Path, help="export folder (default: exports/<study>)")
-    p.add_argument(
-        "--format",
-        dest="formats",
-        type=_csv,
-        default=list(DEFAULT_FORMATS),
-        help=f"comma-separated, any of {', '.join(FORMATS)} (default: {','.join(DEFAULT_FORMATS)}; "
-        "hf: a folder that Hugging Face datasets.load_dataset reads)",
-    )
+    add_format_argument(p, FORMATS, default=DEFAULT_FORMATS)
     p.add_argument("--model", action="append", default=[], help="only this model (repeatable)")
     p.add_argument("--case-set", action="append", default=[], help="only this case set (repeatable)")
     p.add_argument(
@@ -49,6 +51,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write annotators' usernames instead of pseudonyms A1, A2, ... (only for internal backups)",
     )
+    add_progress_argument(p)
 
 
 def _safe_name(name: str) -> str:
@@ -68,18 +71,19 @@ def export_cmd(args: argparse.Namespace) -> int:
     with session_scope(engine) as session:
         study = resolve_study(session, args.study)
         out = args.out or Path("exports") / _safe_name(study.name)
-        summary = export_study(
-            session,
-            study.id,
-            out,
-            formats=args.formats,
-            models=args.model,
-            case_sets=args.case_set,
-            correctness=args.correctness,
-            adjudication=args.adjudication,
-            annotated_only=args.annotated,
-            pseudonymise=not args.real_names,
-        )
+        with progress_bar(args, "exporting"):
+            summary = export_study(
+                session,
+                study.id,
+                out,
+                formats=args.formats,
+                models=args.model,
+                case_sets=args.case_set,
+                correctness=args.correctness,
+                adjudication=args.adjudication,
+                annotated_only=args.annotated,
+                pseudonymise=not args.real_names,
+            )
     console.print(summary.summary())
     return 0
 
@@ -107,6 +111,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--study", help="study name or id (default: the only study)")
     p.add_argument("--out", type=Path, help="folder for report.html and report.md (default: reports/<study>)")
     p.add_argument("--exemplars", type=int, default=3, help="exemplar excerpts per error mode (default: 3)")
+    add_format_argument(p, REPORT_FORMATS)
+    add_progress_argument(p)
 
 
 @command(
@@ -124,6 +130,15 @@ def report_cmd(args: argparse.Namespace) -> int:
     with session_scope(engine) as session:
         study = resolve_study(session, args.study)
         out = args.out or Path("reports") / _safe_name(study.name)
-        html_path, md_path = write_report(session, study.id, out, exemplars=args.exemplars)
-    console.print(f"report written: {html_path} and {md_path}")
+        with progress_bar(args, "report", total=None) as bar:
+            written = write_report(
+                session,
+                study.id,
+                out,
+                exemplars=args.exemplars,
+                formats=args.formats,
+                on_step=bar.step,
+                warn=lambda w: err_console.print(f"warning: {w}"),
+            )
+    console.print("report written: " + ", ".join(str(p) for p in written))
     return 0

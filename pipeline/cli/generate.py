@@ -11,7 +11,16 @@ from sqlmodel import select
 from db.engine import session_scope
 from db.models import Model, Run, Study
 from pipeline.cli import command
-from pipeline.cli._common import add_map_argument, console, err_console, open_db, parse_field_map, print_table
+from pipeline.cli._common import (
+    add_map_argument,
+    add_progress_argument,
+    console,
+    err_console,
+    open_db,
+    parse_field_map,
+    print_table,
+    progress_bar,
+)
 from pipeline.errors import DxTraceError
 from pipeline.generate import (
     RESPONSE_FIELDS,
@@ -25,6 +34,7 @@ from pipeline.generate import (
     response_format_names,
     shipped_response_sets,
 )
+from pipeline.studies import resolve_study
 
 
 def _study_args(p: argparse.ArgumentParser) -> None:
@@ -68,7 +78,10 @@ def study_cmd(args: argparse.Namespace) -> int:
 
 def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "study", help="a study name in the database, a study file (.toml), or a shipped study: demo, published"
+        "--study",
+        default=None,
+        help="a study name in the database, a study file (.toml), or a shipped study: demo, published "
+        "(default: the only study in the database)",
     )
     p.add_argument("--model", action="append", default=[], metavar="NAME", help="only this model (repeatable)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N cases of the study")
@@ -96,6 +109,9 @@ def generate_cmd(args: argparse.Namespace) -> int:
     if args.retries is not None and args.retries < 0:
         raise DxTraceError("--retries must be 0 or more")
     engine = open_db(args)
+    if args.study is None:
+        with session_scope(engine) as session:
+            args.study = resolve_study(session, None).name
     summary = generate(
         engine,
         args.study,
@@ -132,7 +148,10 @@ def _import_args(p: argparse.ArgumentParser) -> None:
         "Batch output .jsonl), a folder with one and its mapping.toml, or a shipped set: "
         + ", ".join(shipped_response_sets()),
     )
-    p.add_argument("--study", required=True, help="the study to add the responses to (created if missing)")
+    p.add_argument(
+        "--study", default=None, help="the study to add the responses to, created if missing (default: the only study)"
+    )
+    add_progress_argument(p)
     p.add_argument("--mapping", type=Path, help="mapping TOML (see docs/generation.md)")
     add_map_argument(p, RESPONSE_FIELDS)
     p.add_argument("--model", help="the model's name, when the file has no model column")
@@ -159,7 +178,9 @@ def import_responses_cmd(args: argparse.Namespace) -> int:
     if args.format:
         mapping = replace(mapping, format=args.format)
     engine = open_db(args)
-    with session_scope(engine) as session:
+    with session_scope(engine) as session, progress_bar(args, "importing responses"):
+        if args.study is None:
+            args.study = resolve_study(session, None).name
         study = session.exec(select(Study).where(Study.name == args.study)).first()
         if study is None:
             study = Study(name=args.study)

@@ -26,24 +26,24 @@ from pipeline.errors import DxTraceError
 def _arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = sub.add_parser("add", help="create an account (asks for the password twice)")
-    add.add_argument("username")
-    add.add_argument("--role", choices=["annotator", "lead"], default="annotator")
+    add.add_argument("username", help="the sign-in name")
+    add.add_argument("--role", choices=["annotator", "lead"], default="annotator", help="what the account may do")
     add.add_argument("--name", help="display name, e.g. 'Dr. A. Meyer'")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     ls = sub.add_parser("list", help="list accounts")
-    ls.add_argument("--role", choices=["annotator", "lead"])
+    ls.add_argument("--role", choices=["annotator", "lead"], help="only accounts with this role (default: all)")
     pw = sub.add_parser("passwd", help="set a new password")
-    pw.add_argument("username")
+    pw.add_argument("username", help="the account's sign-in name")
     pw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     for name, help_ in (
         ("deactivate", "stop an account from signing in (its labels stay)"),
         ("activate", "allow it again"),
     ):
         q = sub.add_parser(name, help=help_)
-        q.add_argument("username")
+        q.add_argument("username", help="the account's sign-in name")
     role = sub.add_parser("role", help="change an account's role")
-    role.add_argument("username")
-    role.add_argument("role", choices=["annotator", "lead"])
+    role.add_argument("username", help="the account's sign-in name")
+    role.add_argument("role", choices=["annotator", "lead"], help="the new role")
 
 
 def read_password(username: str, from_stdin: bool) -> str:

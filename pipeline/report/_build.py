@@ -7,7 +7,9 @@ clustering, ...) it says so and how to get it, and the rest of the report is sti
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -21,13 +23,18 @@ from db.models import (
     CaseSet,
     CodebookVersion,
     FinalLabel,
+    Grade,
     Model,
     Response,
     Run,
     Study,
 )
 from pipeline.errors import DxTraceError
+from pipeline.intervals import estimate_interval
 from pipeline.report import _charts
+from pipeline.report._accuracy import accuracy_section
+from pipeline.report._flow import FLOW_STEPS, flow_counts
+from pipeline.report._methods import methods_paragraphs
 from pipeline.report._model import (
     Chart,
     Exemplar,
@@ -50,6 +57,16 @@ MAX_STEP_CHARS = 700
 MAX_SHOWN_STEPS = 12
 _METHOD_WEIGHT = {"unanimous": 2, "adjudicated": 2, "majority": 1}
 _STEP_CONTEXT = 1
+
+
+_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.M)
+
+
+def _plain(text: str | None) -> str:
+    """Case text as plain prose: Markdown emphasis and heading marks in source files are not shown raw."""
+    text = _MD_HEADING.sub("", text or "")
+    return _EMPHASIS.sub(lambda m: m.group(2) or m.group(3), text)
 
 
 def _short(text: str | None, limit: int) -> str:
@@ -92,22 +109,44 @@ class _Study:
         self.annotations: dict[int, list[Annotation]] = defaultdict(list)
         for a in session.exec(select(Annotation).where(Annotation.study_id == study.id)):
             self.annotations[a.response_id].append(a)
+        from pipeline.accuracy import effective_grades
+
+        # The settled set: every error-mode figure of the report (flow, prevalence, co-occurrence, clusters,
+        # exemplars, summary) counts exactly these responses, graded incorrect and with a final label.
+        self.grades = effective_grades(session, study.id)
+        wrong = self.grades["correct"].eq(False).fillna(False).astype(bool)
+        self.incorrect = set(int(r) for r in self.grades.loc[wrong, "response_id"])
+        self.settled = {rid: f for rid, f in self.finals.items() if rid in self.incorrect}
+        self.unsettled_finals = len(self.finals) - len(self.settled)  # final labels on responses not graded incorrect
+        ks = sorted({g.k for g in session.exec(select(Grade).where(Grade.response_id.in_(list(self.responses))))})
+        self.k = ks[-1] if ks else 5
         modes = self.codebook.error_modes if self.codebook else []
         self.codes = [m["code"] for m in modes]
         self.names = {m["code"]: m.get("name") or m["code"] for m in modes}
-        for f in self.finals.values():
+        for f in self.settled.values():
             for c in f.error_modes:
                 if c not in self.names:
                     self.codes.append(c)
                     self.names[c] = c
 
+    def settled_statement(self) -> str:
+        methods = Counter(f.method for f in self.settled.values())
+        text = (
+            f"The settled set: {len(self.settled)} response(s) graded incorrect with a final label"
+            + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(methods.items())) + ")" if methods else "")
+            + "; every error-mode figure in this report counts these responses."
+        )
+        if self.unsettled_finals:
+            text += f" {self.unsettled_finals} final label(s) on responses not (or no longer) graded incorrect are left out."
+        return text
+
     def model_name(self, model_id: int) -> str:
         return self.models[model_id].name
 
     def labels(self) -> pd.DataFrame:
-        """One row per response with a final label."""
+        """One row per response of the settled set."""
         rows = []
-        for rid, f in self.finals.items():
+        for rid, f in self.settled.items():
             resp = self.responses[rid]
             case = self.cases[resp.case_id]
             rows.append(
@@ -234,15 +273,57 @@ def _design(data: _Study) -> Section:
 
     n_ann = sum(len(v) for v in data.annotations.values())
     people = {a.annotator_id for v in data.annotations.values() for a in v}
-    methods = Counter(f.method for f in data.finals.values())
     s.add(
         Paragraph(
             f"Annotation: {len(people)} annotator(s), {n_ann} annotation(s) of {len(data.annotations)} response(s); "
-            f"{len(data.finals)} final label(s)"
-            + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(methods.items())) + ")" if methods else "")
-            + "."
+            f"{len(data.finals)} final label(s). {data.settled_statement()}"
         )
     )
+    return s
+
+
+# --------------------------------------------------------------------------------------------- methods
+def _methods(data: _Study, *, n_boot: int) -> Section:
+    s = Section("methods", "Methods (generated from the study)")
+    s.add(
+        Paragraph(
+            "Generated from what the study database recorded; cite it as is or adapt it. Also in the paper folder "
+            "as methods.md.",
+            "note",
+        )
+    )
+    for text in methods_paragraphs(data, conf_level=1 - data.study.significance_level, n_boot=n_boot):
+        s.add(Paragraph(text))
+    return s
+
+
+# ------------------------------------------------------------------------------------------------ flow
+def _flow(data: _Study) -> Section:
+    title = "Flow of responses"
+    if not data.responses:
+        return Section.missing(
+            "flow", title, "no responses yet", how=f"python -m pipeline generate --study {data.study.name}"
+        )
+    labelled = {rid for rid, v in data.annotations.items() if v}
+    with_trace = {rid for rid, r in data.responses.items() if r.trace and r.trace.strip()}
+    flow = flow_counts(data.grades, with_trace=with_trace, labelled=labelled, settled=data.settled)
+    s = Section("flow", title)
+    s.add(
+        Paragraph(
+            "From responses to the settled set, per model, over all case sets and repeats (CONSORT-style). The four "
+            "grading columns add up to the responses; 'with a trace', 'labelled' and 'settled' each count incorrect "
+            "responses (a response without a trace can be labelled from its answer). " + data.settled_statement()
+        )
+    )
+    s.add(
+        Table(
+            ["Model", *[h for _, h in FLOW_STEPS]],
+            [[str(v) for v in row] for row in flow.itertuples(index=False)],
+            caption="Flow of responses per model",
+            data=flow,
+        )
+    )
+    s.add(Chart("Flow of responses per model", _charts.flow_bars(flow), "chart-flow"))
     return s
 
 
@@ -250,69 +331,14 @@ def _setting(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
-# -------------------------------------------------------------------------------------------- accuracy
-def _accuracy(data: _Study) -> Section:
-    from pipeline.accuracy import forest_plot, study_accuracy, study_case_sets
-
-    title = "Diagnostic accuracy"
-    case_sets = study_case_sets(data.session, data.study.id)
-    s = Section("accuracy", title)
-    shown = 0
-    problems = []
-    for case_set in case_sets:
-        # One table per case set: a model's accuracy over two different case sets mixes two difficulties.
-        pair_problem = None
-        try:
-            report = study_accuracy(data.session, data.study.id, case_set=case_set)
-        except DxTraceError as exc:
-            # A pair that cannot be compared (e.g. its base model is not graded yet) should not hide the
-            # accuracy of the models that are.
-            try:
-                report = study_accuracy(data.session, data.study.id, case_set=case_set, pairs=())
-                pair_problem = str(exc)
-            except DxTraceError as exc2:
-                problems.append(f"{case_set}: {exc2}" if len(case_sets) > 1 else str(exc2))
-                continue
-        shown += 1
-        if len(case_sets) > 1:
-            s.add(Heading(f"Case set {case_set}"))
-        if pair_problem:
-            s.add(Paragraph(f"Paired comparisons not available yet: {pair_problem}", "note"))
-        s.add(Paragraph(report.describe()))
-        if report.pairs:
-            cols, rows = report.pair_table_rows()
-            s.add(Table(cols, rows, caption=f"Paired comparisons (McNemar) on {case_set}, overall and per subgroup"))
-        else:
-            s.add(
-                Paragraph("No paired comparison: no configured pair answered the same cases of this case set.", "note")
-            )
-        cols, rows = report.model_table_rows()
-        s.add(Table(cols, rows, caption=f"Accuracy per model on {case_set}, overall and per subgroup"))
-        for note in report.notes:
-            s.add(Paragraph(note, "note"))
-        if any(r.accuracy.n for r in report.models):
-            s.add(
-                Chart(
-                    f"Accuracy per model on {case_set}, with confidence intervals",
-                    forest_plot(report),
-                    f"chart-accuracy-{case_set}",
-                )
-            )
-    if not shown:
-        return Section.missing(
-            "accuracy",
-            title,
-            "; ".join(problems) or "no responses yet",
-            how=f"python -m pipeline grade --study {data.study.name}",
-        )
-    for problem in problems:
-        s.add(Paragraph(f"Not available yet: {problem}", "note"))
-    return s
-
-
 # ------------------------------------------------------------------------------------------ prevalence
 def _settle_hint(data: _Study) -> str:
     return f"python -m pipeline adjudicate --study {data.study.name} --settle"
+
+
+def _cell(r) -> str:
+    """A prevalence cell, written like every interval in the report: 30% (11 to 60) 3/10."""
+    return f"{estimate_interval(r.estimate, r.lower, r.upper, percent=True, digits=0, missing='–')} {r.k}/{r.n}"
 
 
 def _prevalence_table(frame: pd.DataFrame, data: _Study, by: list[str], first: str) -> Table:
@@ -332,13 +358,10 @@ def _prevalence_table(frame: pd.DataFrame, data: _Study, by: list[str], first: s
             [
                 *[str(v) for v in key],
                 str(n),
-                *[
-                    f"{cells[c].k} ({_pct(cells[c].estimate)}, {_pct(cells[c].lower)}–{_pct(cells[c].upper)})"
-                    for c in codes
-                ],
+                *[_cell(cells[c]) for c in codes],
             ]
         )
-    return Table([*([first] if len(by) == 1 else [first, "Model"]), "Labelled", *[data.names[c] for c in codes]], rows)
+    return Table([*([first] if len(by) == 1 else [first, "Model"]), "Settled", *[data.names[c] for c in codes]], rows)
 
 
 def _prevalence(data: _Study) -> Section:
@@ -356,24 +379,36 @@ def _prevalence(data: _Study) -> Section:
     codes, names = data.codes, data.names
     s.add(
         Paragraph(
-            f"Among the {len(labels)} responses with a final label (unanimous, majority or adjudicated): the number "
-            "labelled with each error mode, its share and the 95% Wilson score interval. A response can show "
-            "several modes, so shares add up to more than 100%."
+            data.settled_statement() + " Each error mode as a share of each model's settled incorrect responses, "
+            "with the 95% Wilson score interval and the count. A response can show several modes, so shares add up "
+            "to more than 100%."
         )
     )
     s.add(Heading("Per model"))
     per_model = prevalence_frame(labels, codes, ["model"])
     table = _prevalence_table(per_model, data, ["model"], "Model")
     overall = prevalence_frame(labels, codes)
-    table.rows.append(
-        [
-            "All models",
-            str(len(labels)),
-            *[f"{r.k} ({_pct(r.estimate)}, {_pct(r.lower)}–{_pct(r.upper)})" for r in overall.itertuples()],
-        ]
+    table.rows.append(["All models", str(len(labels)), *[_cell(r) for r in overall.itertuples()]])
+    incorrect = Counter(
+        data.model_name(data.responses[rid].model_id) for rid in data.incorrect if rid in data.responses
     )
-    table.caption = "Error modes per model: count (share, 95% CI)"
+    for row in table.rows:
+        row.insert(1, str(sum(incorrect.values()) if row[0] == "All models" else incorrect.get(row[0], 0)))
+    table.columns.insert(1, "Incorrect")
+    table.caption = "Error modes per model: share of the settled incorrect responses (95% CI) count/settled"
+    data_frame = pd.concat([per_model, overall.assign(model="All models")], ignore_index=True)
+    n_incorrect = {**incorrect, "All models": sum(incorrect.values())}
+    table.data = data_frame.assign(incorrect=[n_incorrect.get(m, 0) for m in data_frame["model"]])
     s.add(table)
+    coverage = [f"{row[0]} {row[2]} of {row[1]}" for row in table.rows if row[0] != "All models" and row[1] != row[2]]
+    if coverage:
+        s.add(
+            Paragraph(
+                "Not every incorrect response is settled (settled of incorrect: " + "; ".join(coverage) + "): the "
+                "shares describe the settled ones; as a share of all incorrect responses each count is a lower bound.",
+                "note",
+            )
+        )
     s.add(Chart("Error-mode prevalence per model", _charts.prevalence_bars(per_model, names), "chart-prevalence"))
 
     pairs = data.pairs()
@@ -387,9 +422,9 @@ def _prevalence(data: _Study) -> Section:
                         names[p.error_mode],
                         p.a.format(),
                         p.b.format(),
-                        "–"
-                        if p.difference is None
-                        else f"{100 * p.difference:+.0f} pp ({100 * p.lower:+.0f} to {100 * p.upper:+.0f})",
+                        estimate_interval(
+                            p.difference, p.lower, p.upper, percent=True, digits=0, signed=True, missing="–"
+                        ),
                         "–" if p.p_value is None else (f"{p.p_value:.3g}" if p.p_value >= 0.001 else "<0.001"),
                     ]
                 )
@@ -397,8 +432,8 @@ def _prevalence(data: _Study) -> Section:
                 Table(
                     [
                         "Error mode",
-                        f"{a} k/n (share, CI)",
-                        f"{b} k/n (share, CI)",
+                        f"{a} share (CI) k/n",
+                        f"{b} share (CI) k/n",
                         "Difference (95% Newcombe CI)",
                         "Fisher p",
                     ],
@@ -408,7 +443,7 @@ def _prevalence(data: _Study) -> Section:
             )
         s.add(
             Paragraph(
-                "Differences compare the labelled responses of each model; they are descriptive (responses on the "
+                "Differences compare the settled responses of each model; they are descriptive (responses on the "
                 "same case are not paired here, and only wrong answers are labelled).",
                 "note",
             )
@@ -440,7 +475,7 @@ def _prevalence(data: _Study) -> Section:
         Table(
             ["", *[names[c] for c in codes]],
             [[names[a], *[str(matrix.loc[a, b]) for b in codes]] for a in codes],
-            caption="Responses labelled with both modes (diagonal: with the mode at all)",
+            caption="Settled responses with both modes (diagonal: with the mode at all)",
         )
     )
     combos = combinations_count(labels, codes)
@@ -554,7 +589,7 @@ def _clusters(data: _Study) -> Section:
         finals = Counter(
             c
             for rid in overview.points.loc[overview.points["cluster"] == info.cluster, "response_id"]
-            for c in (data.finals[rid].error_modes if rid in data.finals else [])
+            for c in (data.settled[rid].error_modes if rid in data.settled else [])
         )
         rows.append(
             [
@@ -590,7 +625,7 @@ def _clusters(data: _Study) -> Section:
         s.add(Chart("Map of the traces, coloured by cluster", _charts.cluster_map(points), "chart-cluster-map"))
     counts = []
     for _, row in overview.points.iterrows():
-        final = data.finals.get(int(row["response_id"]))
+        final = data.settled.get(int(row["response_id"]))
         for c in final.error_modes if final else []:
             counts.append({"cluster": int(row["cluster"]), "error_mode": c})
     if counts:
@@ -619,7 +654,7 @@ def _window(n_steps: int, marked: set[int], first: int | None) -> list[int]:
 def _exemplar(data: _Study, rid: int, code: str, cited: Counter, steps: list[str]) -> Exemplar:
     resp = data.responses[rid]
     case = data.cases[resp.case_id]
-    final = data.finals[rid]
+    final = data.settled[rid]
     numbers = _window(len(steps), set(cited), final.first_error_step)
     shown: list[ExemplarStep | Gap] = []
     previous = 0
@@ -648,14 +683,20 @@ def _exemplar(data: _Study, rid: int, code: str, cited: Counter, steps: list[str
             rationales.append("Other: " + _short(a.other_description, 200))
     if final.method == "adjudicated" and final.rationale:
         rationales.append("Adjudication: " + _short(final.rationale, 400))
-    answer = "; ".join(resp.diagnoses) if resp.diagnoses else _short(resp.answer, 300)
+    answer = "; ".join(resp.diagnoses) if resp.diagnoses else _short(_plain(resp.answer).replace("```", " "), 300)
     return Exemplar(
         error_mode=code,
         mode_name=data.names[code],
         title=f"{data.model_name(resp.model_id)} on case {case.case_key}",
-        case_line=", ".join(x for x in (case.specialty, case.incidence) if x)
-        + f" · gold diagnosis: {case.gold_diagnosis}",
-        vignette=_short(case.vignette, 420),
+        case_line=" · ".join(
+            x
+            for x in (
+                ", ".join(y for y in (case.specialty, case.incidence) if y),
+                f"gold diagnosis: {case.gold_diagnosis}",
+            )
+            if x
+        ),
+        vignette=_short(_plain(case.vignette), 420),
         answer=answer or "(no answer)",
         final=f"{final.method}: " + ", ".join(data.names.get(c, c) for c in final.error_modes),
         steps=shown,
@@ -668,11 +709,12 @@ def _exemplars(data: _Study, per_mode: int) -> Section:
     from pipeline.annotation import split_steps
 
     title = "Exemplars per error mode"
-    labelled = [rid for rid, f in data.finals.items() if f.error_modes and data.responses[rid].trace]
-    if not labelled:
-        reason = "no labelled response with a reasoning trace has a final label yet"
+    if not data.settled:
+        reason = "the settled set is empty: no incorrect response has a final label yet"
         return Section.missing("exemplars", title, reason, how=_settle_hint(data) if data.annotations else None)
+    labelled = [rid for rid, f in data.settled.items() if f.error_modes and (data.responses[rid].trace or "").strip()]
     s = Section("exemplars", title)
+    s.add(Paragraph(data.settled_statement(), "note"))
     s.add(
         Paragraph(
             "For each error mode, the responses whose final label includes it and whose annotators agreed most on where "
@@ -684,9 +726,26 @@ def _exemplars(data: _Study, per_mode: int) -> Section:
         if code == "no_error":
             continue
         s.add(Heading(data.names[code]))
+        name = data.names[code]
+        total = sum(1 for f in data.settled.values() if code in f.error_modes)
+        traced = sum(1 for rid in labelled if code in data.settled[rid].error_modes)
+        if total == 0:
+            s.add(Paragraph(f"No response of the settled set has {name!r} in its final label.", "note"))
+            continue
+        s.add(
+            Paragraph(
+                f"{total} settled response(s) have {name!r} in their final label (as counted under prevalence); "
+                + (
+                    f"{traced} of them {'has' if traced == 1 else 'have'} a reasoning trace to excerpt."
+                    if traced
+                    else "none of them has a reasoning trace to excerpt (answers only)."
+                ),
+                "note",
+            )
+        )
         candidates = []
         for rid in labelled:
-            if code not in data.finals[rid].error_modes:
+            if code not in data.settled[rid].error_modes:
                 continue
             cited: Counter = Counter()
             n_citing = 0
@@ -695,7 +754,7 @@ def _exemplars(data: _Study, per_mode: int) -> Section:
                 if numbers:
                     n_citing += 1
                 cited.update(numbers)
-            score = (n_citing, _METHOD_WEIGHT.get(data.finals[rid].method, 0), sum(cited.values()))
+            score = (n_citing, _METHOD_WEIGHT.get(data.settled[rid].method, 0), sum(cited.values()))
             candidates.append((score, rid, cited))
         candidates.sort(key=lambda c: (tuple(-x for x in c[0]), c[1]))
         chosen, seen_cases = [], set()
@@ -707,9 +766,6 @@ def _exemplars(data: _Study, per_mode: int) -> Section:
             chosen.append((rid, cited))
             if len(chosen) >= per_mode:
                 break
-        if not chosen:
-            s.add(Paragraph(f"not available yet: no response has {data.names[code]!r} in its final label", "note"))
-            continue
         for rid, cited in chosen:
             steps = split_steps(data.responses[rid].trace)
             s.add(_exemplar(data, rid, code, cited, steps))
@@ -718,28 +774,44 @@ def _exemplars(data: _Study, per_mode: int) -> Section:
 
 # -------------------------------------------------------------------------------------------- the whole
 def build_report(
-    session: Session, study_id: int | str, *, exemplars: int = 3, n_boot: int = 2000, seed: int = 0
+    session: Session,
+    study_id: int | str,
+    *,
+    exemplars: int = 3,
+    n_boot: int = 2000,
+    seed: int = 0,
+    on_step: Callable[[int, int, str], None] | None = None,
 ) -> Report:
-    """Every section of the qualitative error report of a study, as data (render it with render_html / render_markdown)."""
+    """Every section of the qualitative error report of a study, as data (render it with render_html / render_markdown).
+
+    on_step(done, total, what) is called before each section, for a progress bar.
+    """
     from pipeline.annotation import get_study
 
     study = get_study(session, study_id)
     data = _Study(session, study)
-    sections = [
-        _design(data),
-        _accuracy(data),
-        _prevalence(data),
-        _agreement(data, n_boot=n_boot, seed=seed),
-        _clusters(data),
-        _exemplars(data, exemplars),
+    builders: list[tuple[str, Callable[[], Section]]] = [
+        ("design", lambda: _design(data)),
+        ("methods", lambda: _methods(data, n_boot=n_boot)),
+        ("flow", lambda: _flow(data)),
+        ("accuracy", lambda: accuracy_section(data)),
+        ("prevalence", lambda: _prevalence(data)),
+        ("agreement", lambda: _agreement(data, n_boot=n_boot, seed=seed)),
+        ("clusters", lambda: _clusters(data)),
+        ("exemplars", lambda: _exemplars(data, exemplars)),
     ]
+    sections = []
+    for done, (what, build) in enumerate(builders):
+        if on_step:
+            on_step(done, len(builders), f"report: {what}")
+        sections.append(build())
     summary = []
-    if data.finals:
+    if data.settled:
         labels = data.labels()
         overall = prevalence_frame(labels, data.codes).sort_values("k", ascending=False)
         top = overall[overall["error_mode"] != "no_error"].head(3)
         summary.append(
-            f"{len(labels)} responses have settled labels; most frequent: "
+            f"{len(labels)} incorrect responses are settled (the settled set); most frequent error modes: "
             + ", ".join(f"{data.names[r.error_mode]} {r.k} ({_pct(r.estimate)})" for r in top.itertuples() if r.k)
             + "."
         )

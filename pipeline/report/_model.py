@@ -20,9 +20,10 @@ class Heading:
 @dataclass
 class Table:
     columns: list[str]
-    rows: list[list[str]]
+    rows: list[list[str]]  # the cells as shown
     caption: str | None = None
     id: str | None = None
+    data: Any = None  # a pandas DataFrame of the same figures as numbers, for the paper folder's *_data.csv
 
 
 @dataclass

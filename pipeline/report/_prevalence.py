@@ -15,6 +15,8 @@ import pandas as pd
 from scipy.stats import fisher_exact
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
+from pipeline.intervals import estimate_interval
+
 
 @dataclass(frozen=True)
 class Prevalence:
@@ -25,9 +27,10 @@ class Prevalence:
     upper: float | None
 
     def format(self) -> str:
+        """'30% (11 to 60) 3/10': written like every interval of the report (pipeline.intervals)."""
         if self.n == 0 or self.estimate is None:
             return "–"
-        return f"{self.k}/{self.n} ({100 * self.estimate:.0f}%, {100 * self.lower:.0f}–{100 * self.upper:.0f})"
+        return f"{estimate_interval(self.estimate, self.lower, self.upper, percent=True, digits=0)} {self.k}/{self.n}"
 
 
 def prevalence(k: int, n: int, *, level: float = 0.95) -> Prevalence:

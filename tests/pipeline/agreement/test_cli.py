@@ -27,7 +27,7 @@ def test_agreement_on_study_writes_json_csv_markdown(sim_db, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(
         [
-            "--db", url, "agreement", "--study", "agreement-sim", "--boot", "200",
+            "--db", url, "agreement", "--study", "agreement-sim", "--boot", "200", "--real-names",
             "--json", str(out / "a.json"), "--out-csv", str(out / "a.csv"), "--markdown", str(out / "a.md"),
         ]
     )  # fmt: skip
@@ -44,11 +44,14 @@ def test_agreement_on_study_writes_json_csv_markdown(sim_db, tmp_path, capsys):
     assert "Krippendorff" in (out / "a.md").read_text()
 
 
-def test_agreement_pseudonymised(sim_db, capsys):
+def test_agreement_pseudonymised_by_default(sim_db, tmp_path, capsys):
     url, _ = sim_db
-    assert main(["--db", url, "agreement", "--study", "agreement-sim", "--boot", "0", "--pseudonymise"]) == 0
+    out = tmp_path / "a.json"
+    # The only study is taken without --study; annotators are pseudonyms unless --real-names, like export.
+    assert main(["--db", url, "agreement", "--boot", "0", "--json", str(out)]) == 0
     screen = capsys.readouterr().out
     assert "clinician1" not in screen and " A │" in screen and " C │" in screen
+    assert "clinician1" not in out.read_text("utf-8")
 
 
 def test_agreement_on_csv(tmp_path, capsys):

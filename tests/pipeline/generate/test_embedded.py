@@ -92,7 +92,7 @@ def test_kill_9_mid_run_then_rerun_leaves_exactly_one_response_each(tmp_path):
     db = str(tmp_path / "kill.db")
     cases = ["S001", "S002", "S003", "S004"]
     study = write_study(tmp_path, name="kill", backend="llamacpp", cases=cases, max_tokens=40)
-    cmd = [sys.executable, "-m", "pipeline", "--db", db, "generate", str(study), "--no-progress"]
+    cmd = [sys.executable, "-m", "pipeline", "--db", db, "generate", "--study", str(study), "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 600
     before: list[tuple] = []

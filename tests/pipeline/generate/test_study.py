@@ -135,9 +135,15 @@ def test_cli_study_and_generate_errors(tmp_path):
     assert "deepseek-r1:14b" in row and "yes" in row and "Qwen2.5-14B-Instruct" in row
     bad = tmp_path / "bad.toml"
     bad.write_text('[study]\nname = "b"\ncase_set = "sandmann125"\ntemplate = "five_diagnoses"\n', encoding="utf-8")
-    out = subprocess.run([*base, "generate", str(bad)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [*base, "generate", "--study", str(bad)], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 2 and f"error: {bad}: models: add at least one [[models]] entry" in out.stderr
-    out = subprocess.run([*base, "generate", "nosuch"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [*base, "generate", "--study", "nosuch"], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 2 and "no study 'nosuch'" in out.stderr and "Traceback" not in out.stderr
-    out = subprocess.run([*base, "generate", "published", "--limit", "0"], cwd=REPO, capture_output=True, text=True)
+    out = subprocess.run(
+        [*base, "generate", "--study", "published", "--limit", "0"], cwd=REPO, capture_output=True, text=True
+    )
     assert out.returncode == 2 and "--limit must be at least 1" in out.stderr

@@ -25,7 +25,8 @@ from pipeline.report import (
 )
 from tests.factories import add_sandmann_outputs, make_study
 
-SECTIONS = ("design", "accuracy", "prevalence", "agreement", "clusters", "exemplars")
+SECTIONS = ("design", "methods", "flow", "accuracy", "prevalence", "agreement", "clusters", "exemplars")
+ALWAYS = {"design", "methods"}  # written even for an empty study
 
 
 def test_prevalence_statistics():
@@ -61,18 +62,23 @@ def test_every_section_says_why_it_is_missing(sqlite_engine, tmp_path):
         add_sandmann_outputs(s, answered, models=["GPT-4o"])
     with session_scope(sqlite_engine) as s:
         report = build_report(s, "empty", n_boot=50)
-        assert report.section("design").available
-        for sid in SECTIONS[1:]:
+        assert [sec.id for sec in report.sections] == list(SECTIONS)
+        for sid in SECTIONS:
             section = report.section(sid)
-            assert not section.available and section.reason, sid
-        html_path, md_path = write_report(s, "answered", tmp_path / "r", n_boot=50)
+            assert section.available if sid in ALWAYS else (not section.available and section.reason), sid
+        written = write_report(s, "answered", tmp_path / "r", n_boot=50, formats=["html", "md"])
+    html_path, md_path = written
+    assert [p.name for p in written] == ["report.html", "report.md"] and not (tmp_path / "r" / "paper").exists()
     html, md = html_path.read_text("utf-8"), md_path.read_text("utf-8")
     assert 'data-available="false"' in html
     assert "not available yet: no response of study &#39;answered&#39; is graded yet" in html
     assert "python -m pipeline grade --study answered" in html
     assert "**not available yet: no annotations yet" in md
     assert "**not available yet: the traces have not been clustered**" in md
-    assert "plotly" not in html.lower()  # no charts, no 4 MB of plotly.js
+    assert 'data-chart="chart-flow"' in html  # the flow of responses is drawn as soon as there are responses
+    with session_scope(sqlite_engine) as s:
+        empty_html = report_files(s, "empty", n_boot=50)["report.html"].decode("utf-8")
+    assert "plotly" not in empty_html.lower()  # no charts, no 4 MB of plotly.js
     assert empty.id != answered.id
 
 
@@ -80,14 +86,17 @@ def test_every_section_says_why_it_is_missing(sqlite_engine, tmp_path):
 def test_full_report(clustered_study, tmp_path):
     with session_scope(clustered_study) as s:
         study = s.exec(select(Study)).one()
-        html_path, md_path = write_report(s, study.id, tmp_path / "out", n_boot=200)
+        html_path, md_path, paper = write_report(s, study.id, tmp_path / "out", n_boot=200)
         n_annotations = len(s.exec(select(Annotation)).all())
     html, md = html_path.read_text("utf-8"), md_path.read_text("utf-8")
     for sid in SECTIONS:
         assert f'id="{sid}" data-available="true"' in html, sid
     assert "not available yet" not in html
     # Accuracy with McNemar, overall and per subgroup; prevalence per model, pair, incidence and specialty.
-    assert "Paired comparisons (McNemar)" in md and "incidence: Rare" in md and "specialty: Neurology" in md
+    assert "Paired comparisons (McNemar, exact)" in md and "incidence: Rare" in md and "specialty: Neurology" in md
+    assert "p (Holm)" in md and "Top-1" in md and "Accuracy by model and incidence" in md
+    # The paper folder: the clusters' tables and charts too.
+    assert paper.name == "paper" and list(paper.glob("clusters-*.tex")) and list(paper.glob("clusters-*.svg"))
     for heading in (
         "### Per model",
         "### Per pair",
@@ -149,6 +158,10 @@ def test_report_files_and_cli(sqlite_engine, tmp_path, capsys):
     assert main(["--db", str(db), "report", "--out", str(tmp_path / "r")]) == 0
     assert "report written" in capsys.readouterr().out
     assert (tmp_path / "r" / "report.html").exists() and (tmp_path / "r" / "report.md").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["--db", str(db), "report", "--out", str(blocker / "sub"), "--format", "md"]) == 2
+    assert "error: cannot write the report into" in capsys.readouterr().err
     assert main(["--db", str(db), "report", "--study", "nope"]) == 2
     assert "no study 'nope'" in capsys.readouterr().err
     with session_scope(get_engine(str(db))) as s:
