@@ -131,3 +131,11 @@ def test_each_distinct_pair_is_graded_once():
     second = match_diagnoses(["Gastritis", "Appendicitis"], gold, cache=cache)
     assert len(cache) == 2  # nothing new graded
     assert first.rank == 1 and second.rank == 2 and second.correct is True
+
+
+@pytest.mark.parametrize("tier_name", tier_names())
+def test_the_guards_do_not_depend_on_the_tier(tier_name):
+    from pipeline.accuracy import Match
+
+    m = guarded(Match(1, "Chronic pancreatitis", "chronic pancreatitis", "acute pancreatitis", tier_name, 0.99, True))
+    assert not m.confident and m.conflict and dict(m.evidence)["guard"] == "opposed"
