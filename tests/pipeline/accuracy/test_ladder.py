@@ -59,6 +59,7 @@ def test_each_tier_decides_with_its_evidence(gold, listed, synonyms, tier, evide
 
 def test_terminology_never_accepts_a_broader_or_sibling_code():
     assert terminology(_pair("Dissection of thoracic aorta", "Dissection of aorta")) is not None  # narrower
+    assert terminology(_pair("Dissection of thoracic aorta", "Aortic dissection")) is not None  # organ adjective
     assert terminology(_pair("Dissection of aorta", "Dissection of thoracic aorta")) is None  # broader
     assert terminology(_pair("Retinal migraine", "Classical migraine")) is None  # sibling inclusion terms
 
