@@ -393,6 +393,12 @@ class PendingGrade:
     candidates: list[dict]  # the uncertain matches: rank, diagnosis, method, score
     model: str
     k: int
+    reason: str | None = None  # why it waits: gold changed since a clinician's grade, the judge's problem, a guard
+
+
+def _pending_reason(details: dict) -> str | None:
+    ev = details.get("evidence") or {}
+    return ev.get("review") or ev.get("reason") or ev.get("guard_reason")
 
 
 def pending_grades(session: Session, study_id: int) -> list[PendingGrade]:
@@ -424,6 +430,7 @@ def pending_grades(session: Session, study_id: int) -> list[PendingGrade]:
                 candidates=list(details.get("candidates") or []),
                 model=model.name,
                 k=g.k,
+                reason=_pending_reason(details),
             )
         )
     return out

@@ -8,7 +8,7 @@ from dataclasses import replace
 from sqlmodel import Session, select
 
 from db.models import Case, CaseSet, Model, Response, Run
-from pipeline.accuracy._grade import UNGRADED, effective_grades, get_study
+from pipeline.accuracy._grade import STATUS_STALE, UNGRADED, effective_grades, get_study
 from pipeline.accuracy._report import AccuracyReport, accuracy_report
 from pipeline.errors import DxTraceError
 
@@ -66,7 +66,8 @@ def study_accuracy(
             raise DxTraceError(f"no model {', '.join(unknown)} in study {study.name!r}")
         frame = frame[frame["model"].isin(models)]
     ungraded = int((frame["status"] == UNGRADED).sum())
-    frame = frame[frame["status"] != UNGRADED]
+    stale = int((frame["status"] == STATUS_STALE).sum())
+    frame = frame[~frame["status"].isin([UNGRADED, STATUS_STALE])]
     if frame.empty:
         raise DxTraceError(f"no response of study {study.name!r} is graded yet; run: python -m pipeline grade")
     several_sets = frame["case_set"].nunique() > 1
@@ -95,6 +96,9 @@ def study_accuracy(
         report = replace(
             report, notes=(*report.notes, f"{ungraded} response(s) have no grade yet (run: python -m pipeline grade).")
         )
+    if stale:
+        note = f"{stale} response(s) were graded against a gold that has since changed (run: python -m pipeline grade)."
+        report = replace(report, notes=(*report.notes, note))
     return report
 
 

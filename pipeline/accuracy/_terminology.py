@@ -27,8 +27,11 @@ _OPTIONAL = re.compile(r"\(([^()]+)\)")
 
 
 def key(name: str) -> frozenset[str]:
-    """Word set of a name, ICD filler words left out: word order does not matter ("hip osteoarthritis")."""
-    return frozenset(normalise(name).split()) - _VAGUE
+    """Word set of a name, ICD filler words left out, organ adjectives as their organ: word order and
+    "aortic dissection" / ICD's "dissection of aorta" do not matter."""
+    from pipeline.accuracy._guards import SITES
+
+    return frozenset(SITES.get(t, t) for t in normalise(name).split()) - _VAGUE
 
 
 def _forms(text: str) -> list[str]:

@@ -141,7 +141,7 @@ def test_gold_change_makes_grades_stale_and_flags_clinician_grades(engine):
         assert frame.loc["c1", "correct"] == True  # noqa: E712 - re-graded against the new gold (rank 2)
         assert frame.loc["c3", "status"] == "pending" and frame.loc["c3", "method"] == "review"
         review = [p for p in pending_grades(session, study.id) if p.case_key == "c3"]
-        assert len(review) == 1
+        assert len(review) == 1 and "gold changed from 'Pulmonary embolism' to 'Pneumonia'" in review[0].reason
         # A new clinician grade on the new gold settles it.
         record_clinician_grade(session, response_id=c3.id, annotator_id=dr.id, rank=1)
         session.commit()

@@ -13,6 +13,7 @@ from pipeline.accuracy._judge import study_judge_config
 from pipeline.errors import DxTraceError, InputError
 from pipeline.local_models import serve_gguf
 from tests.pipeline.accuracy.test_check import build
+from tests.pipeline.generate.conftest import Reply
 
 # The server constrains the reply to this schema (llama.cpp grammar), so even the 135M model answers in form.
 SCHEMA = {
@@ -132,3 +133,39 @@ def test_study_file_names_the_judge(sqlite_engine):
     assert "s.toml: grading.judge.model" in text and "grading.judge.max_tokens" in text
     with pytest.raises(InputError, match="grading.colour: unknown key"):
         parse_study(STUDY + "\n[grading.colour]\nx = 1\n", "s.toml")
+
+
+def _chat(content: str) -> str:
+    import json
+
+    return json.dumps({"id": "x", "object": "chat.completion", "model": "served-judge",
+                       "choices": [{"index": 0, "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": content}}]})  # fmt: skip
+
+
+def test_judge_over_http_stores_verdict_and_flags_malformed_replies(sqlite_engine, replay):
+    """The same tier against a real HTTP server replaying an OpenAI-compatible server's replies."""
+    replay.serve(
+        Reply(body=_chat('{"verdict": "correct", "rationale": "pneumonia is not the gold"}')),
+        Reply(body=_chat("The answer seems fine to me.")),
+    )
+    with Session(sqlite_engine) as session:
+        study, _ = build(session, imported=False)
+        cfg = JudgeConfig(model="judge-7b", base_url=replay.url, extra={"response_format": {"type": "json_object"}})
+        summary = grade_study(session, study.id, embeddings=False, judge=cfg)
+        assert summary.by_method["judge"] == 2
+        graded = {
+            g.details["evidence"]["verdict"]: g for g in session.exec(select(Grade).where(Grade.method == "judge"))
+        }
+        ok, bad = graded["correct"], graded[None]
+        assert ok.correct is True and ok.status == "auto"
+        ev = ok.details["evidence"]
+        assert ev["judge_model"] == "served-judge" and ev["rationale"] == "pneumonia is not the gold"
+        assert ev["prompt_version"] == "dxtrace-judge/1" and len(ev["prompt_hash"]) == 16
+        assert bad.correct is None and bad.status == "pending"
+        assert bad.details["evidence"]["reason"].startswith("malformed judge reply: no JSON object")
+    assert len(replay.requests) == 2
+    body = replay.requests[0]
+    assert body["model"] == "judge-7b" and body["response_format"] == {"type": "json_object"}
+    user = body["messages"][-1]["content"]
+    assert user.startswith("Gold diagnosis: ") and "Answer:" in user

@@ -59,6 +59,7 @@ def test_each_tier_decides_with_its_evidence(gold, listed, synonyms, tier, evide
 
 def test_terminology_never_accepts_a_broader_or_sibling_code():
     assert terminology(_pair("Dissection of thoracic aorta", "Dissection of aorta")) is not None  # narrower
+    assert terminology(_pair("Dissection of thoracic aorta", "Aortic dissection")) is not None  # organ adjective
     assert terminology(_pair("Dissection of aorta", "Dissection of thoracic aorta")) is None  # broader
     assert terminology(_pair("Retinal migraine", "Classical migraine")) is None  # sibling inclusion terms
 
@@ -131,3 +132,11 @@ def test_each_distinct_pair_is_graded_once():
     second = match_diagnoses(["Gastritis", "Appendicitis"], gold, cache=cache)
     assert len(cache) == 2  # nothing new graded
     assert first.rank == 1 and second.rank == 2 and second.correct is True
+
+
+@pytest.mark.parametrize("tier_name", tier_names())
+def test_the_guards_do_not_depend_on_the_tier(tier_name):
+    from pipeline.accuracy import Match
+
+    m = guarded(Match(1, "Chronic pancreatitis", "chronic pancreatitis", "acute pancreatitis", tier_name, 0.99, True))
+    assert not m.confident and m.conflict and dict(m.evidence)["guard"] == "opposed"
