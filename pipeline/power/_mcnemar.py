@@ -200,19 +200,22 @@ def sample_size(design: Discordance, alpha: float, power: float) -> SampleSize:
     _check_open(alpha, "alpha")
     _check_open(power, "power")
     approx = connor_n(design, alpha, power)
-    n_max = max(50, int(math.ceil(approx * 1.5)) + 50)
+    too_many = f"more than {MAX_CASES} cases would be needed (about {approx:,.0f} by Connor's approximation)"
+    if approx > 4 * MAX_CASES:  # the exact n is never that far below the approximation; do not enumerate
+        raise DxTraceError(too_many)
+    n_max = min(MAX_CASES, max(50, int(math.ceil(approx * 1.5)) + 50))
     while True:
         curve = _power_curve(n_max, design, alpha)
         reached = np.flatnonzero(curve >= power)
         if len(reached):
             first = int(reached[0])
             # Check a margin past the first hit, so that n_stable is not an artefact of the range.
-            checked = max(n_max, int(first * 1.25) + 20)
+            checked = min(MAX_CASES, max(n_max, int(first * 1.25) + 20))
             if checked > n_max:
                 curve = _power_curve(checked, design, alpha)
             below = np.flatnonzero(curve[first:] < power)
             stable = first if len(below) == 0 else first + int(below[-1]) + 1
             return SampleSize(first, stable, float(curve[first]), checked, approx, design, alpha, power)
         if n_max >= MAX_CASES:
-            raise DxTraceError(f"more than {MAX_CASES} cases would be needed; the difference is too small to detect")
+            raise DxTraceError(too_many)
         n_max = min(MAX_CASES, n_max * 2)

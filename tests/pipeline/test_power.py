@@ -157,5 +157,11 @@ def test_truncated_power_curve_equals_the_full_sum():
 
 
 def test_too_small_a_difference_is_refused():
-    with pytest.raises(DxTraceError, match="more than 50000 cases"):
+    with pytest.raises(DxTraceError, match="more than 50000 cases would be needed"):
         sample_size(check_discordance(0.0101, 0.01), 0.01, 0.8)
+
+
+def test_cli_refuses_a_hopeless_design_in_one_line(capsys):
+    assert main(["power", "--p10", "0.0101", "--p01", "0.01"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: more than 50000 cases would be needed") and "\n" not in err
