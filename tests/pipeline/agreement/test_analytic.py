@@ -267,8 +267,8 @@ def test_fleiss_nee_landis_z_matches_r_irr():
 
 @pytest.mark.parametrize("table", [[[5, 0], [0, 6]], [[20, 5], [3, 12]], [[40, 9], [6, 7]]])
 def test_cohen_z_on_a_2x2_table_is_pearsons_chi_square(table):
-    # For a 2 x 2 table the null-variance z of kappa squared is Pearson's chi-square (Fleiss, Levin &
-    # Paik 2003, ch. 18): an identity, so it also holds at perfect agreement, where the ASE is 0.
+    # For a 2 x 2 table the square of kappa's null-variance z equals Pearson's chi-square (an algebraic
+    # identity, not a published figure), so it also holds at perfect agreement, where the ASE is 0.
     from scipy.stats import chi2_contingency
 
     a = cohen_analytic(np.array(table))
