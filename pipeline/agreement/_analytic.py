@@ -256,11 +256,12 @@ def cohen_analytic(table: np.ndarray, *, weighting: str = "identity", scores: Se
     pe = float(np.sum(agree * np.outer(prob.sum(axis=1), prob.sum(axis=0))))
     se = float(res.std_kappa)
     method = "Fleiss, Cohen & Everitt (1969) ASE, normal; z with the SE under H0 (as SAS PROC FREQ)"
-    if not np.isfinite(se) or se <= 0:
-        return Analytic(kappa, None, None, None, None, None, po, pe, method)
-    half = float(stats.norm.ppf(1 - (1 - level) / 2)) * se
     z = float(res.z_value) if np.isfinite(res.z_value) else None
     p = float(res.pvalue_two_sided) if z is not None else None
+    if not np.isfinite(se):
+        return Analytic(kappa, None, None, None, None, None, po, pe, method)
+    # Perfect agreement has ASE 0; its test against 0 still uses the SE under H0 (as SAS prints it).
+    half = float(stats.norm.ppf(1 - (1 - level) / 2)) * se
     return Analytic(kappa, se, z, p, max(-1.0, kappa - half), min(1.0, kappa + half), po, pe, method)
 
 

@@ -9,6 +9,7 @@ compute the same formulas as the reference implementations used for the point es
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -122,27 +123,81 @@ def _ordinal_alpha_fn(c: np.ndarray, mp: np.ndarray, pair: np.ndarray) -> BootFn
     return fn
 
 
+class _Memo(threading.local):
+    """Work shared by the statistics of one variable, per thread: the per-item terms of a counts
+    matrix are built once, and their means once per block of resamples (Fleiss', Conger's,
+    Brennan-Prediger, AC1 and % agreement all average the same agreement terms and shares).
+    Entries hold the objects they were made from, so an id is never mistaken for another's."""
+
+    def __init__(self) -> None:
+        self.terms: dict[tuple, tuple] = {}
+        self.block: np.ndarray | None = None
+        self.means: dict[tuple, tuple] = {}
+
+    def cached_terms(self, key: tuple, source: np.ndarray, build: Callable[[], tuple]) -> tuple:
+        hit = self.terms.get(key)
+        if hit is not None and hit[0] is source:
+            return hit[1]
+        if len(self.terms) > 256:
+            self.terms.clear()
+        value = build()
+        self.terms[key] = (source, value)
+        return value
+
+    def mean(self, w: np.ndarray, idx: np.ndarray, terms: np.ndarray, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        if w is not self.block:
+            self.block, self.means = w, {}
+        key = (id(idx), id(terms))
+        hit = self.means.get(key)
+        if hit is not None and hit[0] is idx and hit[1] is terms:
+            return hit[2]
+        value = compute()
+        self.means[key] = (idx, terms, value)
+        return value
+
+    def release(self) -> None:
+        self.terms, self.block, self.means = {}, None, {}
+
+
+_MEMO = _Memo()
+
+
+def release_memo() -> None:
+    """Drop the cached terms and the last block (called when a bootstrap run ends)."""
+    _MEMO.release()
+
+
 def _weighted_agreement_terms(counts: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Items with two or more ratings and their (weighted) share of agreeing rater pairs."""
-    m = counts.sum(axis=1)
-    pair = np.flatnonzero(m >= 2)
-    c = counts[pair].astype(np.float64)
-    mp = m[pair].astype(np.float64)
-    return pair, (c * (c @ w.T - 1.0)).sum(axis=1) / (mp * (mp - 1))
+
+    def build() -> tuple[np.ndarray, np.ndarray]:
+        m = counts.sum(axis=1)
+        pair = np.flatnonzero(m >= 2)
+        c = counts[pair].astype(np.float64)
+        mp = m[pair].astype(np.float64)
+        return pair, (c * (c @ w.T - 1.0)).sum(axis=1) / (mp * (mp - 1))
+
+    return _MEMO.cached_terms(("agree", id(counts), w.tobytes()), counts, build)
 
 
 def _shares(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    rated = np.flatnonzero(counts.sum(axis=1) > 0)
-    c = counts[rated].astype(np.float64)
-    return rated, c / c.sum(axis=1, keepdims=True)
+    def build() -> tuple[np.ndarray, np.ndarray]:
+        rated = np.flatnonzero(counts.sum(axis=1) > 0)
+        c = counts[rated].astype(np.float64)
+        return rated, c / c.sum(axis=1, keepdims=True)
+
+    return _MEMO.cached_terms(("shares", id(counts)), counts, build)
 
 
 def _mean_over(w: np.ndarray, idx: np.ndarray, terms: np.ndarray) -> np.ndarray:
-    wi = _take(w, idx)
-    tot = wi.sum(axis=1)
-    if terms.ndim == 1:
-        return _safe_div(wi @ terms, tot)
-    return _safe_div(wi @ terms, tot[:, None])
+    def compute() -> np.ndarray:
+        wi = _take(w, idx)
+        tot = wi.sum(axis=1)
+        if terms.ndim == 1:
+            return _safe_div(wi @ terms, tot)
+        return _safe_div(wi @ terms, tot[:, None])
+
+    return _MEMO.mean(w, idx, terms, compute)
 
 
 def fleiss_fn(counts: np.ndarray, w: np.ndarray | None = None) -> BootFn:
@@ -210,35 +265,23 @@ def conger_fn(codes: np.ndarray, n_values: int, w: np.ndarray | None = None) -> 
     return fn
 
 
-def _pair_agreement_terms(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    m = counts.sum(axis=1)
-    pair = np.flatnonzero(m >= 2)
-    c = counts[pair].astype(np.float64)
-    mp = m[pair].astype(np.float64)
-    return pair, (c * (c - 1)).sum(axis=1) / (mp * (mp - 1))
-
-
 def percent_fn(counts: np.ndarray) -> BootFn:
-    pair, agree = _pair_agreement_terms(counts)
+    pair, agree = _weighted_agreement_terms(counts, np.eye(counts.shape[1]))
 
     def fn(w: np.ndarray) -> np.ndarray:
-        wp = _take(w, pair)
-        return _safe_div(wp @ agree, wp.sum(axis=1))
+        return _mean_over(w, pair, agree)
 
     return fn
 
 
 def ac1_fn(counts: np.ndarray) -> BootFn:
-    pair, agree = _pair_agreement_terms(counts)
-    rated = np.flatnonzero(counts.sum(axis=1) > 0)
-    share = counts[rated] / counts[rated].sum(axis=1, keepdims=True)
     q = counts.shape[1]
+    pair, agree = _weighted_agreement_terms(counts, np.eye(q))
+    rated, share = _shares(counts)
 
     def fn(w: np.ndarray) -> np.ndarray:
-        wp = _take(w, pair)
-        pa = _safe_div(wp @ agree, wp.sum(axis=1))
-        wr = _take(w, rated)
-        pi = _safe_div(wr @ share, wr.sum(axis=1)[:, None])
+        pa = _mean_over(w, pair, agree)
+        pi = _mean_over(w, rated, share)
         pe = (pi * (1 - pi)).sum(axis=1) / (q - 1)
         out = _safe_div(pa - pe, 1.0 - pe)
         out[~_variation(pi)] = np.nan

@@ -88,9 +88,12 @@ class _Builder:
         active = [p for p in self.pending if p.fn is not None]
         if not active or n_boot <= 0:
             return
-        for w in boot.resample_weights(self.clusters, self.n_clusters, n_boot, seed):
-            for p in active:
-                p.samples.append(p.fn(w))
+        try:
+            for w in boot.resample_weights(self.clusters, self.n_clusters, n_boot, seed):
+                for p in active:
+                    p.samples.append(p.fn(w))
+        finally:
+            boot.release_memo()
 
     # --- one variable -------------------------------------------------------------------------------
     def variable(

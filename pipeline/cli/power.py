@@ -116,14 +116,14 @@ def power_cmd(args: argparse.Namespace) -> int:
     ss = sample_size(design, alpha, target)
     n_connor = max(1, math.ceil(ss.connor))
     rows = [
-        ["exact: first n reaching the power", ss.n, f"{ss.power:.4f}"],
-        ["exact: n from which power stays above it", ss.n_stable, f"{exact_power(ss.n_stable, design, alpha):.4f}"],
-        ["normal approximation (Connor 1987)", n_connor, f"{exact_power(n_connor, design, alpha):.4f}"],
-    ]
+        ["exact: first n reaching the power", ss.n, f"{ss.power:.4f} (exact)"],
+        ["exact: n from which power stays above it", ss.n_stable, f"{exact_power(ss.n_stable, design, alpha):.4f} (exact)"],
+        ["normal approximation (Connor 1987)", n_connor, f"{exact_power(n_connor, design, alpha):.4f} (exact)"],
+    ]  # fmt: skip
     if n_sim:
         sim = simulated_power(ss.n, design, alpha, n_sim=n_sim, seed=seed)
-        rows.append([f"simulation at n = {ss.n} ({n_sim} studies, seed {seed})", ss.n, f"{sim:.4f}"])
-    print_table(f"Cases needed for power {target:g}", ["method", "cases", "exact power at n"], rows)
+        rows.append([f"simulation: {n_sim} studies of n = {ss.n} (seed {seed})", ss.n, f"{sim:.4f} (simulated)"])
+    print_table(f"Cases needed for power {target:g}", ["method", "cases", "power at that n"], rows)
     return 0
 
 

@@ -19,7 +19,7 @@ from scipy import stats
 
 from pipeline.errors import DxTraceError
 
-MAX_CASES = 100_000  # beyond this the search stops and says so
+MAX_CASES = 50_000  # beyond this the search stops and says so
 
 
 @dataclass(frozen=True)
@@ -126,11 +126,22 @@ def exact_power(n: int, design: Discordance, alpha: float) -> float:
 
 
 def _power_curve(n_max: int, design: Discordance, alpha: float) -> np.ndarray:
-    """Exact power for n = 0..n_max (index n)."""
+    """Exact power for n = 0..n_max (index n).
+
+    For each n only the discordant counts within 12 standard deviations (plus 12) of the mean are
+    summed: the binomial mass beyond is far below 1e-15, so a curve to tens of thousands of cases
+    stays fast (tests compare it with the full sum).
+    """
     r = _reject_given_d(n_max, design, alpha)
+    psi = design.discordant
+    ns = np.arange(n_max + 1)
+    sd = np.sqrt(ns * psi * (1 - psi))
+    lo = np.maximum(np.floor(ns * psi - 12 * sd - 12), 0).astype(np.int64)
+    hi = np.minimum(np.ceil(ns * psi + 12 * sd + 12), ns).astype(np.int64)
     out = np.zeros(n_max + 1)
     for n in range(1, n_max + 1):
-        out[n] = stats.binom.pmf(np.arange(n + 1), n, design.discordant) @ r[: n + 1]
+        d = np.arange(lo[n], hi[n] + 1)
+        out[n] = stats.binom.pmf(d, n, psi) @ r[d]
     return np.minimum(out, 1.0)
 
 
@@ -189,19 +200,22 @@ def sample_size(design: Discordance, alpha: float, power: float) -> SampleSize:
     _check_open(alpha, "alpha")
     _check_open(power, "power")
     approx = connor_n(design, alpha, power)
-    n_max = max(50, int(math.ceil(approx * 1.5)) + 50)
+    too_many = f"more than {MAX_CASES} cases would be needed (about {approx:,.0f} by Connor's approximation)"
+    if approx > 4 * MAX_CASES:  # the exact n is never that far below the approximation; do not enumerate
+        raise DxTraceError(too_many)
+    n_max = min(MAX_CASES, max(50, int(math.ceil(approx * 1.5)) + 50))
     while True:
         curve = _power_curve(n_max, design, alpha)
         reached = np.flatnonzero(curve >= power)
         if len(reached):
             first = int(reached[0])
             # Check a margin past the first hit, so that n_stable is not an artefact of the range.
-            checked = max(n_max, int(first * 1.25) + 20)
+            checked = min(MAX_CASES, max(n_max, int(first * 1.25) + 20))
             if checked > n_max:
                 curve = _power_curve(checked, design, alpha)
             below = np.flatnonzero(curve[first:] < power)
             stable = first if len(below) == 0 else first + int(below[-1]) + 1
             return SampleSize(first, stable, float(curve[first]), checked, approx, design, alpha, power)
         if n_max >= MAX_CASES:
-            raise DxTraceError(f"more than {MAX_CASES} cases would be needed; the difference is too small to detect")
+            raise DxTraceError(too_many)
         n_max = min(MAX_CASES, n_max * 2)

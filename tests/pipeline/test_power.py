@@ -145,3 +145,23 @@ def test_cli_bad_flags_are_one_line_exit_2(args, message, capsys):
     err = captured.err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
     assert captured.out == ""
+
+
+def test_truncated_power_curve_equals_the_full_sum():
+    from pipeline.power._mcnemar import _power_curve
+
+    d = check_discordance(0.12, 0.04)
+    curve = _power_curve(400, d, 0.01)
+    for n in (1, 17, 150, 400):
+        assert curve[n] == pytest.approx(exact_power(n, d, 0.01), abs=1e-13)
+
+
+def test_too_small_a_difference_is_refused():
+    with pytest.raises(DxTraceError, match="more than 50000 cases would be needed"):
+        sample_size(check_discordance(0.0101, 0.01), 0.01, 0.8)
+
+
+def test_cli_refuses_a_hopeless_design_in_one_line(capsys):
+    assert main(["power", "--p10", "0.0101", "--p01", "0.01"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: more than 50000 cases would be needed") and "\n" not in err

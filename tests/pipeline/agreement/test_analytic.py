@@ -263,3 +263,15 @@ def test_fleiss_nee_landis_z_matches_r_irr():
     codes, q = codes_of(IRRCAC_4RATERS)
     assert fleiss_null_test(value_counts(codes, q)) is None
     assert fleiss_analytic(value_counts(codes, q)).se is not None
+
+
+@pytest.mark.parametrize("table", [[[5, 0], [0, 6]], [[20, 5], [3, 12]], [[40, 9], [6, 7]]])
+def test_cohen_z_on_a_2x2_table_is_pearsons_chi_square(table):
+    # For a 2 x 2 table the square of kappa's null-variance z equals Pearson's chi-square (an algebraic
+    # identity, not a published figure), so it also holds at perfect agreement, where the ASE is 0.
+    from scipy.stats import chi2_contingency
+
+    a = cohen_analytic(np.array(table))
+    assert a.z**2 == pytest.approx(chi2_contingency(table, correction=False)[0], rel=1e-9)
+    if table[0][1] == table[1][0] == 0:
+        assert a.value == 1.0 and a.se == 0.0 and a.ci_low == a.ci_high == 1.0
