@@ -20,8 +20,21 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+class SchemaTooNew(RuntimeError):
+    """The database carries a schema revision this DxTrace does not know: a newer DxTrace wrote it."""
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to the newest schema (creates it when empty)."""
+    """Bring the database to the newest schema (creates it when empty).
+
+    A revision we do not know means a newer DxTrace made the database: refuse rather than guess.
+    """
+    current = current_revision(engine)
+    known = {rev.revision for rev in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+    if current is not None and current not in known:
+        raise SchemaTooNew(
+            f"this database was written by a newer DxTrace (schema revision {current}); upgrade DxTrace to open it"
+        )
     command.upgrade(alembic_config(engine), revision)
 
 
