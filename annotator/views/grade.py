@@ -52,7 +52,7 @@ def render(ctx: ViewContext) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("Case")
-        st.caption(" · ".join(facts))
+        st.caption(" · ".join(_ui.md_line(f) for f in facts))
         _ui.show_text(item.vignette)
         with st.expander("Final answer as written"):
             _ui.show_text(item.answer)
@@ -65,10 +65,11 @@ def render(ctx: ViewContext) -> None:
         st.subheader("Diagnoses listed")
         if not item.diagnoses:
             st.caption("No diagnoses were parsed from the answer; read it on the left.")
+        shown = [_ui.md_line(d) for d in item.diagnoses]
         choice = st.radio(
             "Which listed diagnosis is the gold diagnosis?",
             options=grade_choices(item.diagnoses),
-            format_func=lambda c: choice_label(item.diagnoses, c),
+            format_func=lambda c: choice_label(shown, c),  # radio options are Markdown
             index=None,
             key=f"grade_choice_{item.response_id}",
         )
@@ -97,5 +98,5 @@ def render(ctx: ViewContext) -> None:
         except DxTraceError as exc:
             _ui.show_error(exc)
             return
-        st.session_state["grade_notice"] = f"Recorded: {choice_label(item.diagnoses, choice)}"
+        st.session_state["grade_notice"] = f"Recorded: {choice_label(shown, choice)}"
         st.rerun()
