@@ -11,7 +11,7 @@ from annotator import _ui
 from annotator.registry import ROLES_LEAD, View, ViewContext, views_for
 from db.migrate import SchemaTooNew
 from db.models import Annotator, Study
-from pipeline.annotation import authenticate, progress, studies_for
+from pipeline.annotation import MAX_FAILED_SIGN_INS, authenticate, progress, studies_for
 
 USER_KEY = "dx_user_id"
 STUDY_KEY = "dx_study_id"
@@ -35,7 +35,11 @@ def _sign_in_form(engine) -> None:
         person_id = person.id if person else None
     if person_id is None:
         st.session_state[FAILED_KEY] = failures + 1
-        st.error("Unknown username or wrong password (or the account is deactivated).")
+        st.error(
+            "Unknown username or wrong password (or the account is deactivated). After "
+            f"{MAX_FAILED_SIGN_INS} wrong passwords in a row an account is locked for a while; "
+            "your study lead can unlock it."
+        )
         return
     st.session_state.pop(FAILED_KEY, None)
     st.session_state.pop("sign_in_password", None)

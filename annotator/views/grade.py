@@ -6,7 +6,8 @@ import streamlit as st
 
 from annotator import _ui
 from annotator.registry import ViewContext, view
-from db.models import Study
+from db.models import Annotator, Study
+from pipeline.annotation import may_grade
 from pipeline.errors import DxTraceError
 
 NONE = 0  # the radio value for "none of them"
@@ -32,7 +33,11 @@ def render(ctx: ViewContext) -> None:
 
     with _ui.session(ctx.engine) as s:
         study = s.get(Study, ctx.study_id)
-        pending = pending_grades(s, ctx.study_id)
+        allowed = may_grade(s, s.get(Annotator, ctx.annotator_id), ctx.study_id)
+        pending = pending_grades(s, ctx.study_id) if allowed else []
+    if not allowed:
+        st.info("Grading is not enabled for your account in this study. Your study lead can allow it.")
+        return
     skipped = st.session_state.setdefault(SKIPPED, set())
     waiting = [p for p in pending if p.response_id not in skipped] or pending
     st.caption(
