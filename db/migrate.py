@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -18,6 +20,9 @@ def alembic_config(engine: Engine) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
+
+
+_ATTEMPTS = 5
 
 
 class SchemaTooNew(RuntimeError):
@@ -35,7 +40,19 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise SchemaTooNew(
             f"this database was written by a newer DxTrace (schema revision {current}); upgrade DxTrace to open it"
         )
-    command.upgrade(alembic_config(engine), revision)
+    for attempt in range(_ATTEMPTS):
+        try:
+            command.upgrade(alembic_config(engine), revision)
+            return
+        except DBAPIError:
+            # Several processes creating the same empty database at once: one wins, the others find
+            # its tables. Anything else (a file that is not a database) fails again and is raised.
+            if attempt + 1 == _ATTEMPTS:
+                raise
+            engine.dispose()
+            time.sleep(0.2 * (attempt + 1))
+            if current_revision(engine) == head_revision():
+                return
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from annotator import _ui
 from annotator.panels.similar import load_similar_panel, show_similar_panel
@@ -218,6 +219,12 @@ def _labels_panel(ctx: ViewContext, item: Item, codebook_id: int, codebook: Code
                 after = next_response_id(s, ctx.study_id, ctx.annotator_id, after=item.response_id)
         except DxTraceError as exc:
             state["lbl_error"] = exc
+            return
+        except (IntegrityError, OperationalError):  # the same item saved from another tab at this moment
+            state["lbl_error"] = DxTraceError(
+                "This item was being saved from another tab at the same moment, so nothing was saved from "
+                "here. Check the labels (the other tab's are stored) and save again."
+            )
             return
         state.pop("lbl_error", None)
         state["lbl_notice"] = {"save": "Saved.", "flag": "Saved and flagged for discussion.", "skip": "Skipped."}[kind]
