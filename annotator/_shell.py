@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 
 import streamlit as st
+from sqlalchemy.exc import DatabaseError
 
 from annotator import _ui
 from annotator.registry import ROLES_LEAD, View, ViewContext, views_for
+from db.migrate import SchemaTooNew
 from db.models import Annotator, Study
-from pipeline.annotation import authenticate, progress, studies_for
+from pipeline.annotation import MAX_FAILED_SIGN_INS, authenticate, progress, studies_for
 
 USER_KEY = "dx_user_id"
 STUDY_KEY = "dx_study_id"
@@ -33,7 +35,11 @@ def _sign_in_form(engine) -> None:
         person_id = person.id if person else None
     if person_id is None:
         st.session_state[FAILED_KEY] = failures + 1
-        st.error("Unknown username or wrong password (or the account is deactivated).")
+        st.error(
+            "Unknown username or wrong password (or the account is deactivated). After "
+            f"{MAX_FAILED_SIGN_INS} wrong passwords in a row an account is locked for a while; "
+            "your study lead can unlock it."
+        )
         return
     st.session_state.pop(FAILED_KEY, None)
     st.session_state.pop("sign_in_password", None)
@@ -90,7 +96,11 @@ def main(default_slug: str | None = None) -> None:
     """Run the app. default_slug picks the page shown first (tests use it; people use the sidebar)."""
     # No page_icon: Streamlit fetches a material-symbol favicon from the internet, and nothing may leave the machine.
     st.set_page_config(page_title="DxTrace annotation", layout="wide")
-    engine = _ui.engine()
+    try:
+        engine = _ui.engine()
+    except (SchemaTooNew, DatabaseError) as exc:  # a newer DxTrace's database, or a file that is not one
+        st.error(f"Cannot open the study database: {exc}")
+        return
     person = _current_person(engine)
     if person is None:
         _sign_in_form(engine)
@@ -105,10 +115,10 @@ def main(default_slug: str | None = None) -> None:
         study_id=study.id if study else None,
     )
     with st.sidebar:
-        st.markdown(f"**{person.display_name or person.username}** · {person.role}")
+        st.markdown(f"**{_ui.md_line(person.display_name or person.username)}** · {person.role}")
         if study is not None:
             if n_studies == 1:
-                st.caption(f"Study: {study.name}")
+                st.caption(f"Study: {_ui.md_line(study.name)}")
             with _ui.session(engine) as s:
                 mine = progress(s, study.id, person.id)
             if mine.assigned:

@@ -1,7 +1,8 @@
 """Widgets shared by the views: the database, safe text, progress, errors and keyboard shortcuts.
 
-Model output is untrusted: it is shown only through show_text (st.text), which
-renders characters, never markdown or HTML.
+Text from data (model output, cases, names, codebooks) is untrusted: it is shown only through show_text
+(st.text: characters), show_markdown (restricted Markdown: no HTML, links or images), or inside a
+Markdown string or widget label through md() (every markup character escaped). See pipeline/safe_text.py.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from db.engine import database_url, get_engine, session_scope
 from db.migrate import upgrade
 from pipeline.annotation import Progress
 from pipeline.errors import DxTraceError, InputError
+from pipeline.safe_text import clean, markdown_html, md_escape
 
 
 @st.cache_resource(show_spinner=False)
@@ -38,9 +40,27 @@ def session(eng: Engine) -> Iterator[Session]:
         yield s
 
 
+def md(value: object) -> str:
+    """Data text for a Markdown string or a widget label (st.markdown, st.caption, titles, help, expanders)."""
+    return md_escape(value)
+
+
+def md_line(value: object) -> str:
+    """md() on one line: for labels and titles."""
+    return md_escape(value, one_line=True)
+
+
 def show_text(text: str | None, *, empty: str = "(empty)") -> None:
     """Untrusted text as plain text: `<script>`, HTML and markdown are shown as the characters they are."""
-    st.text(text if text and text.strip() else empty)
+    st.text(clean(text) if text and text.strip() else empty)
+
+
+def show_markdown(text: str | None, *, empty: str = "(empty)") -> None:
+    """Untrusted text with its formatting (bold, lists, headings) but no HTML, links, images or directives."""
+    if not text or not text.strip():
+        st.text(empty)
+        return
+    st.html(f'<div class="dx-data-text">{markdown_html(text)}</div>')
 
 
 def show_error(exc: DxTraceError) -> None:

@@ -43,10 +43,23 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
     cur.close()
 
 
+def _create_private(path: str | None) -> None:
+    """Create a new SQLite file readable by its owner only; SQLite gives its -wal and -shm the same mode."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass  # an existing database keeps the mode its owner gave it
+    except OSError:
+        pass  # e.g. a missing folder: SQLite's own error says it better when it connects
+
+
 def make_engine(url: str | None = None) -> Engine:
     """A new engine; prefer get_engine() to share one per URL."""
     url = database_url(url)
     if make_url(url).get_backend_name() == "sqlite":
+        _create_private(make_url(url).database)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -167,6 +167,10 @@ class Annotator(SQLModel, table=True):
     password_hash: str
     active: bool = True
     created_at: datetime = _created()
+    can_grade: bool | None = False  # may record clinician grades in its assigned studies (leads always may)
+    failed_sign_ins: int | None = 0  # consecutive failed sign-ins; reset by a good one or by a lead
+    # Sign-in refused until then, unless a lead unlocks the account.
+    locked_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
 class Grade(SQLModel, table=True):

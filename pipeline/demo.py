@@ -8,6 +8,7 @@ running the demo again resumes and adds nothing twice.
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,13 +61,37 @@ def _new_account(session, username: str, role: str) -> str | None:
     return password
 
 
-def write_credentials(path: Path, credentials: dict[str, str]) -> None:
-    """Only the passwords made by this run; readable by the owner alone."""
+def read_credentials(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        user, sep, password = line.partition("\t")
+        if sep:
+            out[user] = password
+    return out
+
+
+def write_credentials(path: Path, credentials: dict[str, str], still_current=None) -> None:
+    """The demo accounts' current passwords, readable by the owner alone (0600 even if the file existed).
+
+    Lines of an earlier run are kept only while `still_current(user, password)` says so; the file is
+    replaced at once, never appended to.
+    """
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"{user}\t{password}\n" for user, password in credentials.items()]
-    path.touch(mode=0o600, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.writelines(lines)
+    kept = {u: p for u, p in read_credentials(path).items() if still_current and still_current(u, p)}
+    lines = [f"{user}\t{password}\n" for user, password in {**kept, **credentials}.items()]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp makes it 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.writelines(lines)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def run_demo(
@@ -142,9 +167,16 @@ def run_demo(
                 assign(session, result.study_id, response_ids=todo, annotator_ids=[annotator_id], per_item=1).summary()
             )
         result.assigned = len(todo)
-    if result.credentials:
-        result.credentials_file = out_dir / "credentials.txt"
-        write_credentials(result.credentials_file, result.credentials)
+    creds_file = out_dir / "credentials.txt"
+    if result.credentials or creds_file.exists():
+        from pipeline.annotation import verify_password
+
+        def still_current(user: str, password: str) -> bool:
+            with session_scope(engine) as session:
+                return verify_password(session, user, password)
+
+        write_credentials(creds_file, result.credentials, still_current)
+        result.credentials_file = creds_file
 
     step("report")
     with session_scope(engine) as session:

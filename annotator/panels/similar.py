@@ -76,7 +76,7 @@ def show_similar_panel(panel: SimilarPanel) -> None:
     if panel.suggestion is not None:
         modes = ", ".join(panel.names.get(c, c) for c in panel.suggestion.error_modes)
         st.info(
-            f"Suggested from the {len(panel.suggestion.neighbours)} nearest labelled traces: **{modes}**. "
+            f"Suggested from the {len(panel.suggestion.neighbours)} nearest labelled traces: **{_ui.md_line(modes)}**. "
             "A suggestion, not an answer: decide from this trace."
         )
     elif panel.show_labels:
@@ -91,7 +91,7 @@ def show_similar_panel(panel: SimilarPanel) -> None:
             bits.append("correct" if sim.correct else "incorrect")
         if panel.show_labels:
             bits.append(", ".join(panel.names.get(c, c) for c in sim.error_modes) if sim.error_modes else "unlabelled")
-        with st.expander(" · ".join(bits)):
+        with st.expander(_ui.md_line(" · ".join(bits))):
             _ui.show_text(sim.snippet)
 
 

@@ -100,14 +100,16 @@ def render(ctx: ViewContext) -> None:
     with _ui.session(ctx.engine) as s:
         d = get_disagreement(s, ctx.study_id, picked)
     st.caption(
-        f"Case {d.case_key}"
-        + ("" if study.blind_models else f" · model {d.model}")
-        + f" · {d.decision.n_ratings} annotators · {d.decision.status}"
-        + (f" ({d.decision.note})" if d.decision.note else "")
-        + (f" · final: {', '.join(d.final_error_modes)} ({d.final_method})" if d.final_method else "")
+        _ui.md_line(
+            f"Case {d.case_key}"
+            + ("" if study.blind_models else f" · model {d.model}")
+            + f" · {d.decision.n_ratings} annotators · {d.decision.status}"
+            + (f" ({d.decision.note})" if d.decision.note else "")
+            + (f" · final: {', '.join(d.final_error_modes)} ({d.final_method})" if d.final_method else "")
+        )
     )
     with st.expander("Case and answer"):
-        st.markdown(f"**Gold diagnosis:** {d.gold_diagnosis}")
+        st.markdown(f"**Gold diagnosis:** {_ui.md_line(d.gold_diagnosis)}")
         _ui.show_text(d.vignette)
         st.markdown("**Answer**")
         _ui.show_text(d.answer)
@@ -125,7 +127,7 @@ def render(ctx: ViewContext) -> None:
     if not rows:
         st.caption("No steps to show." if only else "This response has no reasoning trace.")
     for number, refs, text in rows:
-        st.markdown(f"**Step {number}**" + (f" — {refs}" if refs else ""))
+        st.markdown(f"**Step {number}**" + (f" — {_ui.md_line(refs)}" if refs else ""))
         _ui.show_text(text)
 
     st.subheader("Final labels")
@@ -162,7 +164,8 @@ def render(ctx: ViewContext) -> None:
                     first_error_step=int(step) or None,
                     rationale=rationale,
                 )
-            st.success(f"Response {final.response_id}: {', '.join(names.get(c, c) for c in final.error_modes)}")
+            chosen = ", ".join(names.get(c, c) for c in final.error_modes)
+            st.success(f"Response {final.response_id}: {_ui.md_line(chosen)}")
         except DxTraceError as exc:
             _ui.show_error(exc)
 

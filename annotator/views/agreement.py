@@ -115,7 +115,7 @@ def render(ctx: ViewContext) -> None:
     if undefined:
         with st.expander(f"Undefined figures ({len(undefined)})"):
             for label, stat, reason in undefined:
-                st.markdown(f"- **{label}**, {STATISTIC_TITLES.get(stat, stat)}: {reason}")
+                st.markdown(f"- **{_ui.md_line(label)}**, {STATISTIC_TITLES.get(stat, stat)}: {_ui.md_line(reason)}")
     for w in report.warnings:
         st.warning(w)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from annotator import _ui
 from annotator.panels.similar import load_similar_panel, show_similar_panel
@@ -110,9 +111,9 @@ def _case_panel(item: Item) -> None:
     facts = [f for f in (item.specialty, item.incidence, f"case {item.case_key}") if f]
     if item.model_name:
         facts.append(f"model {item.model_name}")
-    st.caption(" · ".join(facts))
+    st.caption(" · ".join(_ui.md_line(f) for f in facts))
     with st.container(height=280 if len(item.vignette) > 900 else "content", key="vignette"):
-        _ui.show_text(item.vignette)
+        _ui.show_markdown(item.vignette)
     st.markdown("**Gold diagnosis**")
     _ui.show_text(item.gold_diagnosis)
     st.markdown("**Final answer: diagnoses as parsed**")
@@ -163,13 +164,17 @@ def _labels_panel(ctx: ViewContext, item: Item, codebook_id: int, codebook: Code
     steps = list(range(1, item.n_steps + 1))
     step_label = lambda n: f"Step {n}"  # noqa: E731
     for i, mode in enumerate(codebook.error_modes, 1):
-        st.checkbox(f"{i} · {mode.name}", key=mode_key(mode.code), help=f"{mode.definition}\n\nExample: {mode.example}")
+        st.checkbox(
+            f"{i} · {_ui.md_line(mode.name)}",
+            key=mode_key(mode.code),
+            help=f"{_ui.md(mode.definition)}\n\nExample: {_ui.md(mode.example)}",
+        )
         if state.get(mode_key(mode.code)):
             if mode.needs_description:
                 st.text_input("Describe the error", key=OTHER_KEY, max_chars=500)
             if not mode.exclusive and steps:
                 st.multiselect(
-                    f"Evidence steps for {mode.name.lower()}",
+                    f"Evidence steps for {_ui.md_line(mode.name.lower())}",
                     options=steps,
                     format_func=step_label,
                     key=evidence_key(mode.code),
@@ -215,6 +220,12 @@ def _labels_panel(ctx: ViewContext, item: Item, codebook_id: int, codebook: Code
         except DxTraceError as exc:
             state["lbl_error"] = exc
             return
+        except (IntegrityError, OperationalError):  # the same item saved from another tab at this moment
+            state["lbl_error"] = DxTraceError(
+                "This item was being saved from another tab at the same moment, so nothing was saved from "
+                "here. Check the labels (the other tab's are stored) and save again."
+            )
+            return
         state.pop("lbl_error", None)
         state["lbl_notice"] = {"save": "Saved.", "flag": "Saved and flagged for discussion.", "skip": "Skipped."}[kind]
         _go_to(ctx, after)
@@ -247,7 +258,7 @@ def _others(item: Item, codebook: Codebook) -> None:
     with st.expander(f"Other annotators' labels ({len(item.others)})"):
         for o in item.others:
             names = ", ".join(codebook.name_of(c) for c in o.error_modes) or "none"
-            st.markdown(f"**{o.username}**: {names}")
+            st.markdown(f"**{_ui.md_line(o.username)}**: {_ui.md_line(names)}")
             if o.rationale:
                 _ui.show_text(o.rationale)
 
@@ -295,11 +306,11 @@ def render(ctx: ViewContext) -> None:
         _labels_panel(ctx, item, codebook_id, codebook, similar.recorded() if similar else None)
         if similar is not None:
             show_similar_panel(similar)
-        with st.expander(f"Codebook (version {codebook.version})"):
+        with st.expander(f"Codebook (version {_ui.md_line(codebook.version)})"):
             for i, mode in enumerate(codebook.error_modes, 1):
-                st.markdown(f"**{i} · {mode.name}**")
-                st.caption(mode.definition)
-                st.caption(f"Example: {mode.example}")
+                st.markdown(f"**{i} · {_ui.md_line(mode.name)}**")
+                st.caption(_ui.md(mode.definition))
+                st.caption(f"Example: {_ui.md(mode.example)}")
         _history(ctx, item, codebook)
         _others(item, codebook)
     bindings = {str(i): mode_key(m.code) for i, m in enumerate(codebook.error_modes, 1) if i <= 9}

@@ -85,7 +85,7 @@ def render(ctx: ViewContext) -> None:
     except DxTraceError as exc:
         _ui.show_error(exc)
         return
-    st.success(report.summary())
+    st.success(_ui.md(report.summary()))
     st.dataframe(
         [{"annotator": n, "new": report.added[n], "total": report.load[n]} for n in report.load],
         hide_index=True,

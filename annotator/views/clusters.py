@@ -104,17 +104,18 @@ def _cluster_page(ctx: ViewContext, overview, field: str) -> None:
     cols[1].metric("Correct", _fmt(info.correct_rate, pct=True))
     cols[2].metric("Labelled", sum(info.labels.values()))
     if info.keywords:
-        st.markdown("**Keywords:** " + ", ".join(f"`{k}`" for k in info.keywords))
+        st.markdown("**Keywords:** " + ", ".join(_ui.md_line(k) for k in info.keywords))
     elif chosen == -1:
         st.caption("Traces HDBSCAN did not place in any dense group.")
     if info.labels:
-        st.caption("Human labels: " + "; ".join(f"{k} ({v})" for k, v in info.labels.items()))
+        st.caption("Human labels: " + _ui.md_line("; ".join(f"{k} ({v})" for k, v in info.labels.items())))
     pts = overview.points.set_index("response_id")
     st.subheader("Most typical traces")
     typical = info.typical or pts[pts["cluster"] == chosen].sort_values("distance").index[:5].tolist()
     for rid in typical:
         row = pts.loc[rid]
-        with st.expander(f"Response {rid} · case {row['case_key']} · {row['model']} · {row['correctness']}"):
+        title = f"Response {rid} · case {row['case_key']} · {row['model']} · {row['correctness']}"
+        with st.expander(_ui.md_line(title)):
             _ui.show_text(_trace_text(ctx, int(rid), field))
     members = pts[pts["cluster"] == chosen].reset_index()
     dups = members[members["near_duplicate_of"].notna()]

@@ -17,12 +17,12 @@ def render(ctx: ViewContext) -> None:
             _, book = study_codebook(s, s.get(Study, ctx.study_id))
     else:
         book = load_codebook()
-    st.title(f"Codebook · version {book.version}")
+    st.title(f"Codebook · version {_ui.md_line(book.version)}")
     if book.description:
-        st.write(book.description)
+        _ui.show_markdown(book.description)
     for i, mode in enumerate(book.error_modes, 1):
         with st.container(border=True):
-            st.markdown(f"### {i} · {mode.name}")
-            st.caption(f"code: {mode.code}")
-            st.write(mode.definition)
-            st.markdown(f"*Example.* {mode.example}")
+            st.markdown(f"### {i} · {_ui.md_line(mode.name)}")
+            st.caption(f"code: {_ui.md_line(mode.code)}")
+            _ui.show_markdown(mode.definition)
+            st.markdown(f"*Example.* {_ui.md(mode.example)}")

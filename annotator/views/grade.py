@@ -6,7 +6,8 @@ import streamlit as st
 
 from annotator import _ui
 from annotator.registry import ViewContext, view
-from db.models import Study
+from db.models import Annotator, Study
+from pipeline.annotation import may_grade
 from pipeline.errors import DxTraceError
 
 NONE = 0  # the radio value for "none of them"
@@ -32,7 +33,11 @@ def render(ctx: ViewContext) -> None:
 
     with _ui.session(ctx.engine) as s:
         study = s.get(Study, ctx.study_id)
-        pending = pending_grades(s, ctx.study_id)
+        allowed = may_grade(s, s.get(Annotator, ctx.annotator_id), ctx.study_id)
+        pending = pending_grades(s, ctx.study_id) if allowed else []
+    if not allowed:
+        st.info("Grading is not enabled for your account in this study. Your study lead can allow it.")
+        return
     skipped = st.session_state.setdefault(SKIPPED, set())
     waiting = [p for p in pending if p.response_id not in skipped] or pending
     st.caption(
@@ -52,7 +57,7 @@ def render(ctx: ViewContext) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("Case")
-        st.caption(" · ".join(facts))
+        st.caption(" · ".join(_ui.md_line(f) for f in facts))
         _ui.show_text(item.vignette)
         with st.expander("Final answer as written"):
             _ui.show_text(item.answer)
@@ -65,10 +70,11 @@ def render(ctx: ViewContext) -> None:
         st.subheader("Diagnoses listed")
         if not item.diagnoses:
             st.caption("No diagnoses were parsed from the answer; read it on the left.")
+        shown = [_ui.md_line(d) for d in item.diagnoses]
         choice = st.radio(
             "Which listed diagnosis is the gold diagnosis?",
             options=grade_choices(item.diagnoses),
-            format_func=lambda c: choice_label(item.diagnoses, c),
+            format_func=lambda c: choice_label(shown, c),  # radio options are Markdown
             index=None,
             key=f"grade_choice_{item.response_id}",
         )
@@ -97,5 +103,5 @@ def render(ctx: ViewContext) -> None:
         except DxTraceError as exc:
             _ui.show_error(exc)
             return
-        st.session_state["grade_notice"] = f"Recorded: {choice_label(item.diagnoses, choice)}"
+        st.session_state["grade_notice"] = f"Recorded: {choice_label(shown, choice)}"
         st.rerun()

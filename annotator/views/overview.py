@@ -48,9 +48,9 @@ def render(ctx: ViewContext) -> None:
         people = study_progress(s, study.id)
         by_model_assigned = responses_by_model(s, study.id, assigned)
         by_model = grades_by_model(s, study.id)
-    st.title(f"Study overview · {study.name}")
+    st.title(f"Study overview · {_ui.md_line(study.name)}")
     if study.description:
-        st.caption(study.description)
+        st.caption(_ui.md(study.description))
     cols = st.columns(4)
     cols[0].metric("Responses", n_responses)
     cols[1].metric("Items assigned", len(assigned))

@@ -66,7 +66,7 @@ def render(ctx: ViewContext) -> None:
         if files["missing"]:
             st.warning(
                 "Sections not available yet:\n\n"
-                + "\n".join(f"- {title}: {reason}" for title, reason in files["missing"])
+                + "\n".join(f"- {title}: {_ui.md_line(reason)}" for title, reason in files["missing"])
             )
         else:
             st.success("Every section of the report is filled.")
@@ -115,7 +115,7 @@ def render(ctx: ViewContext) -> None:
     export = st.session_state.get("reports_export_zip")
     if export:
         data, summary = export
-        st.caption(summary)
+        st.caption(_ui.md(summary))
         with _ui.session(ctx.engine) as s:
             name = file_stem(export_study_name(s, ctx.study_id))
         st.download_button("Export (zip)", data, f"{name}-export.zip", "application/zip", key="reports_zip")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlmodel import Session, select
 
-from db.models import TASK_MULTIPLE_CHOICE, Annotator, Case, CaseSet, Grade, Model, Response
+from db.models import TASK_MULTIPLE_CHOICE, Annotator, Case, CaseSet, Grade, Model, Response, Run
 from pipeline.accuracy._judge import Judge, JudgeConfig, study_judge_config
 from pipeline.accuracy._match import (
     GRADER_VERSION,
@@ -449,6 +449,14 @@ def record_clinician_grade(
     annotator = session.get(Annotator, annotator_id)
     if annotator is None or not annotator.active:
         raise DxTraceError(f"no active annotator with id {annotator_id}")
+    from pipeline.annotation import may_grade
+
+    run = session.get(Run, resp.run_id)
+    if run is None or not may_grade(session, annotator, run.study_id):
+        raise DxTraceError(
+            f"{annotator.username} may not grade in this study: a lead allows it with "
+            f"python -m pipeline users grading {annotator.username} on (and assigns the study's items)"
+        )
     case = session.get(Case, resp.case_id)
     previous = _effective(_grades_by_response(session, [response_id]).get(response_id, []), case)
     k = previous.k if previous else 5

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from db.models import ROLES, Annotator
+from db.models import ROLE_LEAD, ROLES, Annotator, Assignment, utcnow
 from pipeline.errors import DxTraceError
 
 MIN_PASSWORD_LENGTH = 10
+# After this many wrong passwords in a row an account is locked for LOCK_MINUTES, or until a lead
+# unlocks it (python -m pipeline users unlock NAME). Kept in the database: a reload or a new browser
+# does not reset it.
+MAX_FAILED_SIGN_INS = 5
+LOCK_MINUTES = 15
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 _hasher = PasswordHasher()  # argon2id with a random 16-byte salt per hash
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
@@ -28,6 +35,8 @@ def check_username(username: str) -> str:
 
 
 def check_password(password: str, username: str = "") -> None:
+    if not (password or "").strip():
+        raise DxTraceError("password: must not be empty or only spaces")
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise DxTraceError(f"password: must have at least {MIN_PASSWORD_LENGTH} characters")
     if username and password.strip().casefold() == username.casefold():
@@ -75,16 +84,58 @@ def create_annotator(
     return person
 
 
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands timezone-aware columns back naive; they were stored in UTC.
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def is_locked(person: Annotator, now: datetime | None = None) -> bool:
+    until = _aware(person.locked_until)
+    return until is not None and until > (now or utcnow())
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _failed(session: Session, person: Annotator) -> None:
+    """Count a wrong password in the database (one atomic UPDATE: parallel attempts all count)."""
+    session.execute(
+        update(Annotator)
+        .where(Annotator.id == person.id)
+        .values(failed_sign_ins=func.coalesce(Annotator.failed_sign_ins, 0) + 1)
+    )
+    session.refresh(person)
+    if (person.failed_sign_ins or 0) >= MAX_FAILED_SIGN_INS and not is_locked(person):
+        person.locked_until = utcnow() + timedelta(minutes=LOCK_MINUTES)
+        session.add(person)
+    session.flush()
+
+
 def authenticate(session: Session, username: str, password: str) -> Annotator | None:
-    """The active account with this username and password, else None (never says which was wrong)."""
+    """The active, unlocked account with this username and password, else None (never says which was wrong).
+
+    Every wrong password is counted on the account; after MAX_FAILED_SIGN_INS in a row it is locked.
+    """
     person = get_annotator(session, username or "") if username else None
     stored = person.password_hash if person is not None else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password or "")
-    except (VerificationError, InvalidHashError):
+    good = _verify(stored, password)  # always verified, so a locked or unknown account takes as long
+    if person is None:
         return None
-    if person is None or not person.active:
+    if is_locked(person):
         return None
+    if not good:
+        _failed(session, person)
+        return None
+    if not person.active:
+        return None
+    if person.failed_sign_ins or person.locked_until:
+        person.failed_sign_ins = 0
+        person.locked_until = None
+        session.add(person)
     if _hasher.check_needs_rehash(stored):  # parameters got stronger since this hash was made
         person.password_hash = hash_password(password)
         session.add(person)
@@ -99,6 +150,45 @@ def set_password(session: Session, username: str, password: str) -> Annotator:
     session.add(person)
     session.flush()
     return person
+
+
+def verify_password(session: Session, username: str, password: str) -> bool:
+    """Whether this is the account's current password; counts nothing (for the demo's credentials file)."""
+    person = get_annotator(session, username)
+    return person is not None and _verify(person.password_hash, password)
+
+
+def unlock(session: Session, username: str) -> Annotator:
+    """Lift a lockout after failed sign-ins (a lead's action)."""
+    person = require_annotator(session, username)
+    person.failed_sign_ins = 0
+    person.locked_until = None
+    session.add(person)
+    session.flush()
+    return person
+
+
+def set_can_grade(session: Session, username: str, allowed: bool) -> Annotator:
+    """Allow or stop an annotator recording clinician grades (in the studies assigned to them)."""
+    person = require_annotator(session, username)
+    person.can_grade = allowed
+    session.add(person)
+    session.flush()
+    return person
+
+
+def may_grade(session: Session, person: Annotator, study_id: int) -> bool:
+    """Leads grade in every study; an annotator only with the grading right and in a study assigned to them."""
+    if not person.active:
+        return False
+    if person.role == ROLE_LEAD:
+        return True
+    if not person.can_grade:
+        return False
+    found = session.exec(
+        select(Assignment.id).where(Assignment.study_id == study_id, Assignment.annotator_id == person.id).limit(1)
+    ).first()
+    return found is not None
 
 
 def set_active(session: Session, username: str, active: bool) -> Annotator:

@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from db.models import CodebookVersion
@@ -148,8 +149,11 @@ def ensure_codebook(session: Session, version: str = DEFAULT_VERSION) -> Codeboo
     row = CodebookVersion(
         version=book.version, title=book.title, error_modes=book.rows(), content_hash=book.content_hash
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():  # several annotators' first saves can pin the codebook at once
+            session.add(row)
+    except IntegrityError:  # another one inserted it first: use theirs
+        return session.exec(select(CodebookVersion).where(CodebookVersion.version == book.version)).one()
     return row
 
 

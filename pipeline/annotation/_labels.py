@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from db.models import (
@@ -174,6 +175,17 @@ def study_codebook(session: Session, study: Study) -> tuple[int, Codebook]:
     return row.id, codebook_from_row(row)
 
 
+def _lock_assignment(session: Session, assignment: Assignment) -> None:
+    """Serialise saves of one item by one annotator (two tabs): a write on the assignment row first.
+
+    PostgreSQL locks the row until commit; SQLite takes its write lock. Whatever is read after this sees
+    the other tab's committed save, so a create becomes an update and each audit event's `before` is
+    the labels really stored before it.
+    """
+    session.execute(update(Assignment).where(Assignment.id == assignment.id).values(updated_at=utcnow()))
+    session.expire(assignment)
+
+
 def save_annotation(
     session: Session,
     *,
@@ -195,6 +207,7 @@ def save_annotation(
     response = response_of_study(session, study_id, response_id)
     assignment = assignment_of(session, study_id, response_id, annotator_id)
     codebook_id, codebook = study_codebook(session, study)
+    _lock_assignment(session, assignment)
     problems = labels.problems(codebook, len(split_steps(response.trace)))
     if problems:
         raise InputError(problems)

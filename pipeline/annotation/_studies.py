@@ -10,13 +10,13 @@ from pipeline.studies import get_study
 
 
 def studies_for(session: Session, person: Annotator) -> list[Study]:
-    """The studies a person can open, newest first; for an annotator the studies with items
-    assigned to them come first (the others are open for grading)."""
+    """The studies a person can open, newest first: a lead all of them, an annotator only those with items
+    assigned to them (an annotator never sees another study's cases, traces or grades)."""
     studies = list(session.exec(select(Study).order_by(col(Study.created_at).desc(), col(Study.id).desc())))
     if person.role == ROLE_LEAD:
         return studies
     assigned = set(session.exec(select(Assignment.study_id).where(Assignment.annotator_id == person.id).distinct()))
-    return sorted(studies, key=lambda s: s.id not in assigned)  # stable: newest first within each group
+    return [s for s in studies if s.id in assigned]
 
 
 def study_response_ids(session: Session, study_id: int, response_ids: list[int]) -> set[int]:

@@ -11,10 +11,10 @@ from typing import TypeVar
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 
 from db.engine import get_engine, redact
-from db.migrate import upgrade
+from db.migrate import SchemaTooNew, upgrade
 from pipeline.errors import DxTraceError
 
 T = TypeVar("T")
@@ -30,8 +30,12 @@ def open_db(args: argparse.Namespace) -> Engine:
     engine = get_engine(args.db)
     try:
         upgrade(engine)
-    except OperationalError as exc:
-        raise DxTraceError(f"cannot open the database {redact(str(engine.url))}: {exc.orig}") from None
+    except SchemaTooNew as exc:
+        raise DxTraceError(f"{redact(str(engine.url))}: {exc}") from None
+    except DatabaseError as exc:  # also "file is not a database" (a --db path to some other file)
+        raise DxTraceError(
+            f"cannot open the database {redact(str(engine.url))}: {exc.orig} (is it a DxTrace database?)"
+        ) from None
     return engine
 
 

@@ -137,6 +137,8 @@ def generate_cmd(args: argparse.Namespace) -> int:
         err_console.print(
             f"{summary.failed} request(s) failed; their errors are recorded on the responses. Run the same command again to retry them."
         )
+        for cause in summary.first_errors():
+            err_console.print(f"  {cause}", soft_wrap=True, markup=False)
         return 1
     return 0
 

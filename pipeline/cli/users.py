@@ -1,4 +1,4 @@
-"""Subcommand: users (add, list, passwd, deactivate, activate, role) for annotators and leads."""
+"""Subcommand: users (add, list, passwd, deactivate, activate, role, unlock, grading) for annotators and leads."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from pipeline.annotation import (
     check_username,
     create_annotator,
     get_annotator,
+    is_locked,
     list_annotators,
     set_active,
+    set_can_grade,
     set_password,
     set_role,
+    unlock,
 )
 from pipeline.cli import command
 from pipeline.cli._common import console, open_db, print_table
@@ -44,6 +47,11 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     role = sub.add_parser("role", help="change an account's role")
     role.add_argument("username", help="the account's sign-in name")
     role.add_argument("role", choices=["annotator", "lead"], help="the new role")
+    q = sub.add_parser("unlock", help="lift the lockout after too many failed sign-ins")
+    q.add_argument("username", help="the account's sign-in name")
+    grading = sub.add_parser("grading", help="allow (on) or stop (off) an annotator recording clinician grades")
+    grading.add_argument("username", help="the account's sign-in name")
+    grading.add_argument("allowed", choices=["on", "off"], help="on: may record clinician grades; off: may not")
 
 
 def read_password(username: str, from_stdin: bool) -> str:
@@ -88,14 +96,28 @@ def users(args: argparse.Namespace) -> int:
                 console.print("no accounts yet; add one with: python -m pipeline users add NAME --role lead")
                 return 0
             rows = [
-                [p.username, p.display_name or "", p.role, "yes" if p.active else "no", f"{p.created_at:%Y-%m-%d}"]
+                [
+                    p.username,
+                    p.display_name or "",
+                    p.role,
+                    "yes" if p.active else "no",
+                    "yes" if p.role == "lead" or p.can_grade else "no",
+                    "locked" if is_locked(p) else "",
+                    f"{p.created_at:%Y-%m-%d}",
+                ]
                 for p in people
             ]
-            print_table("Accounts", ["username", "name", "role", "active", "created"], rows)
+            print_table("Accounts", ["username", "name", "role", "active", "grading", "sign-in", "created"], rows)
         elif args.action in ("deactivate", "activate"):
             set_active(s, args.username, args.action == "activate")
             console.print(f"{args.username}: {args.action}d")
         elif args.action == "role":
             set_role(s, args.username, args.role)
             console.print(f"{args.username}: now {args.role}")
+        elif args.action == "unlock":
+            unlock(s, args.username)
+            console.print(f"{args.username}: unlocked")
+        elif args.action == "grading":
+            set_can_grade(s, args.username, args.allowed == "on")
+            console.print(f"{args.username}: grading {args.allowed} (in the studies assigned to them)")
     return 0

@@ -22,6 +22,7 @@ DEFAULT_SPEC = EmbeddingSpec()
 # Chunks encoded per progress step: large enough for full batches, small enough for a lively bar.
 _BLOCK = 256
 _IN_CHUNK = 500  # ids per IN (...) clause
+COMMIT_EVERY = 64  # responses embedded per commit: an interrupted run keeps what it finished
 
 
 def text_hash(text: str) -> str:
@@ -80,7 +81,7 @@ def _stored(session: Session, ids: list[int], key: str, field: str) -> dict[int,
 
 
 @contextmanager
-def _progress_bar(total: int, enabled: bool, what: str) -> Iterator[Any]:
+def _progress_bar(total: int, enabled: bool, what: str, unit: str = "chunks") -> Iterator[Any]:
     if not enabled:
         yield None
         return
@@ -90,7 +91,7 @@ def _progress_bar(total: int, enabled: bool, what: str) -> Iterator[Any]:
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("chunks"),
+        TextColumn(unit),
         TimeRemainingColumn(),
         transient=False,
     ) as bar:
@@ -151,6 +152,32 @@ def embed_texts(model: Any, texts: list[str], *, overlap: int = 32, batch_size: 
     return pool_by_owner(vectors, weights, chunked.owner, len(texts)), np.bincount(chunked.owner, minlength=len(texts))
 
 
+def _store(
+    session: Session, key: str, field: str, ids: list[int], replaced: list[int], hashes, vectors, counts
+) -> None:
+    for i in range(0, len(replaced), _IN_CHUNK):
+        session.exec(
+            delete(Embedding).where(
+                Embedding.response_id.in_(replaced[i : i + _IN_CHUNK]),
+                Embedding.embedding_model == key,
+                Embedding.field == field,
+            )
+        )
+    session.add_all(
+        Embedding(
+            response_id=rid,
+            embedding_model=key,
+            field=field,
+            text_hash=hashes[rid],
+            n_chunks=int(counts[i]),
+            dim=int(vectors.shape[1]),
+            vector=to_blob(vectors[i]),
+        )
+        for i, rid in enumerate(ids)
+    )
+    session.flush()
+
+
 def embed_responses(
     session: Session,
     study_id: int,
@@ -160,12 +187,15 @@ def embed_responses(
     overlap: int = DEFAULT_SPEC.overlap,
     batch_size: int = 32,
     model: Any = None,
+    commit_every: int = COMMIT_EVERY,
 ) -> EmbedSummary:
     """Embed every response of the study whose `field` text is new or changed since the last run.
 
     Vectors go into the Embedding table keyed by response, embedding model (with
     the chunking settings) and the SHA-256 of the text; a vector of an older text
-    of the same response is replaced.
+    of the same response is replaced. The session is committed after every
+    `commit_every` responses, so a run that is killed keeps its work and a rerun
+    embeds only what is missing.
     """
     check_field(field)
     get_study(session, study_id)
@@ -184,31 +214,19 @@ def embed_responses(
             from pipeline.local_models import load_embedding_model
 
             model = load_embedding_model()
-        vectors, counts = embed_texts(
-            model, [texts[rid] for rid in todo], overlap=overlap, batch_size=batch_size, progress=progress
-        )
-        n_chunks = int(counts.sum())
-        for i in range(0, len(replaced), _IN_CHUNK):
-            session.exec(
-                delete(Embedding).where(
-                    Embedding.response_id.in_(replaced[i : i + _IN_CHUNK]),
-                    Embedding.embedding_model == spec.key,
-                    Embedding.field == field,
+        with _progress_bar(len(todo), progress, "embedding", "responses") as bar:
+            for b in range(0, len(todo), max(1, commit_every)):
+                batch = todo[b : b + max(1, commit_every)]
+                vectors, counts = embed_texts(
+                    model, [texts[rid] for rid in batch], overlap=overlap, batch_size=batch_size
                 )
-            )
-        session.add_all(
-            Embedding(
-                response_id=rid,
-                embedding_model=spec.key,
-                field=field,
-                text_hash=hashes[rid],
-                n_chunks=int(counts[i]),
-                dim=int(vectors.shape[1]),
-                vector=to_blob(vectors[i]),
-            )
-            for i, rid in enumerate(todo)
-        )
-        session.flush()
+                n_chunks += int(counts.sum())
+                _store(
+                    session, spec.key, field, batch, [rid for rid in batch if rid in stored], hashes, vectors, counts
+                )
+                session.commit()
+                if bar:
+                    bar[0].advance(bar[1], len(batch))
     return EmbedSummary(
         study_id=study_id,
         field=field,

@@ -15,6 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipeline.export._format import parse_ts
+from pipeline.safe_text import csv_cell
 
 TABLES = ("responses", "grades", "annotations", "evidence", "final_labels")
 _TS = pa.timestamp("us", tz="UTC")
@@ -184,12 +185,15 @@ def build_tables(manifest: dict, records: list[dict]) -> dict[str, pa.Table]:
 
 
 def _csv_ready(table: pa.Table) -> pa.Table:
-    """CSV has no lists: list columns become JSON arrays."""
+    """CSV has no lists: list columns become JSON arrays. A text cell a spreadsheet would run as a formula
+    (= + - @ first) gets a leading apostrophe (docs/export-format.md); JSONL and Parquet keep the text as is."""
     columns = []
     for name in table.column_names:
         col = table[name]
         if pa.types.is_list(col.type):
             col = pa.array([_json(v) for v in col.to_pylist()], type=pa.string())
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = pa.array([csv_cell(v) for v in col.to_pylist()], type=col.type)
         columns.append(col)
     return pa.table(columns, names=table.column_names)
 

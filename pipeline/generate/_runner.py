@@ -56,6 +56,7 @@ class ModelRunSummary:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     wall_s: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)  # each distinct failure cause, with its count
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -78,6 +79,15 @@ class GenerationSummary:
     @property
     def failed(self) -> int:
         return sum(m.failed for m in self.models)
+
+    def first_errors(self, n: int = 3) -> list[str]:
+        """The first distinct causes of failed requests, e.g. "model X: ... answered HTTP 401: ... (12x)"."""
+        out = [
+            f"{m.model}: {cause}" + (f" ({count}x)" if count > 1 else "")
+            for m in self.models
+            for cause, count in m.errors.items()
+        ]
+        return out[:n]
 
     def rows(self) -> list[list[Any]]:
         return [
@@ -190,24 +200,21 @@ def _find_or_create_run(
     return run
 
 
-def _resolve_spec(engine: Engine, study: str | Path | StudySpec) -> StudySpec:
+def _resolve_spec(engine: Engine, study: str | Path | StudySpec) -> tuple[StudySpec, bool]:
+    """The study's spec, and whether its rows still have to be made from a file (nothing is written here)."""
     if isinstance(study, StudySpec):
-        spec = study
-    else:
-        path = resolve_study_path(study)
-        with session_scope(engine) as session:
-            exists = session.exec(select(Study).where(Study.name == str(study))).first() is not None
-            if exists and (path is None or Path(str(study)).suffix != ".toml"):
-                return study_spec(session, str(study))
-        if path is None:
-            raise DxTraceError(
-                f"no study {str(study)!r} in the database and no such study file; "
-                "create one with: python -m pipeline study <file.toml>"
-            )
-        spec = load_study_file(path)
+        return study, True
+    path = resolve_study_path(study)
     with session_scope(engine) as session:
-        ensure_study(session, spec)
-    return spec
+        exists = session.exec(select(Study).where(Study.name == str(study))).first() is not None
+        if exists and (path is None or Path(str(study)).suffix != ".toml"):
+            return study_spec(session, str(study)), False
+    if path is None:
+        raise DxTraceError(
+            f"no study {str(study)!r} in the database and no such study file; "
+            "create one with: python -m pipeline study <file.toml>"
+        )
+    return load_study_file(path), True
 
 
 def _store(
@@ -338,6 +345,8 @@ def _run_model(
                 with lock:
                     if isinstance(result, BackendError):
                         summary.failed += 1
+                        cause = str(result)[:300]
+                        summary.errors[cause] = summary.errors.get(cause, 0) + 1
                     elif stored:
                         summary.completed += 1
                         summary.parse_failures += 0 if parse_ok else 1
@@ -377,7 +386,7 @@ def generate(
     generate(engine, "demo", limit=6)). Failed requests are recorded with their error
     and retried on the next call.
     """
-    spec = _resolve_spec(engine, study)
+    spec, from_file = _resolve_spec(engine, study)
     wanted = spec.generated_models()
     if models:
         unknown = sorted(set(models) - {m.name for m in spec.models})
@@ -398,7 +407,10 @@ def generate(
             if max_retries is not None:
                 config = replace(config, max_retries=max_retries)
             backends[m.name] = cls(config)
+        # One transaction from the study's rows to its runs: a refusal below leaves nothing behind.
         with session_scope(engine) as session:
+            if from_file:
+                ensure_study(session, spec)
             study_row = session.exec(select(Study).where(Study.name == spec.name)).one()
             case_set = ensure_case_set(session, spec.case_set)
             cases = select_cases(list(cases_by_key(session, case_set).values()), spec, limit)

@@ -11,26 +11,10 @@ from sqlmodel import Session, select
 from db.models import Model, Study
 from pipeline.errors import DxTraceError, InputError, Problem
 from pipeline.generate._backend import BackendConfig, Sampling, backend_names
+from pipeline.generate._schema import SECTIONS, ImportEntry, ModelEntry, ModelSettings, StudySection, check
 from pipeline.generate._toml import loads as toml_loads
 
 STUDIES_DIR = Path(__file__).resolve().parents[2] / "data" / "studies"
-_SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop")
-_MODEL_KEYS = {
-    "name",
-    "backend",
-    "model",
-    "base_url",
-    "api_key_env",
-    "reasoning",
-    "paired_with",
-    "concurrency",
-    "timeout",
-    "max_retries",
-    "options",
-    "extra",
-    *_SAMPLING_KEYS,
-}
-_STUDY_KEYS = {"name", "description", "case_set", "template", "repeats", "cases", "sample", "sample_seed", "k", "where"}
 
 
 @dataclass(frozen=True)
@@ -119,165 +103,126 @@ class StudySpec:
         return [m for m in self.models if m.backend != "import"]
 
 
-def _num(raw: dict, key: str, where: str, problems: list[Problem], filename: str, *, integer: bool = False) -> Any:
-    value = raw.get(key)
-    if value is None:
-        return None
-    ok = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not ok:
-        kind = "a whole number" if integer else "a number"
-        problems.append(Problem(filename, None, f"{where}.{key}", f"must be {kind}, got {value!r}"))
-        return None
-    return value
+def _model_spec(entry: ModelEntry) -> ModelSpec:
+    stop = [entry.stop] if isinstance(entry.stop, str) else list(entry.stop or [])
+    return ModelSpec(
+        name=entry.name.strip(),
+        backend=str(entry.backend),
+        model=entry.model,
+        base_url=entry.base_url,
+        api_key_env=entry.api_key_env,
+        reasoning=entry.reasoning,
+        paired_with=entry.paired_with,
+        sampling=Sampling(
+            temperature=entry.temperature,
+            top_p=entry.top_p,
+            max_tokens=entry.max_tokens,
+            seed=entry.seed,
+            stop=tuple(stop),
+            extra=dict(entry.extra),
+        ),
+        concurrency=entry.concurrency,
+        timeout_s=float(entry.timeout) if entry.timeout is not None else 600.0,
+        max_retries=entry.max_retries if entry.max_retries is not None else 5,
+        options=dict(entry.options),
+    )
 
 
-def parse_study(text: str, filename: str) -> StudySpec:
-    """A StudySpec from TOML text, or an InputError naming every problem (file, field)."""
-    raw = toml_loads(text, filename)
-    problems: list[Problem] = []
-    study = raw.get("study")
-    if not isinstance(study, dict):
-        raise InputError(Problem(filename, None, "study", "missing [study] table"))
-    for key in sorted(set(study) - _STUDY_KEYS):
-        problems.append(
-            Problem(filename, None, f"study.{key}", f"unknown key; known: {', '.join(sorted(_STUDY_KEYS))}")
-        )
-    for key in ("name", "case_set", "template"):
-        if not isinstance(study.get(key), str) or not study[key].strip():
-            problems.append(Problem(filename, None, f"study.{key}", "missing or empty"))
-    repeats = _num(study, "repeats", "study", problems, filename, integer=True)
-    repeats = 1 if repeats is None else repeats
-    if repeats < 1:
-        problems.append(Problem(filename, None, "study.repeats", "must be at least 1"))
-    sample = _num(study, "sample", "study", problems, filename, integer=True)
-    if sample is not None and sample < 1:
-        problems.append(Problem(filename, None, "study.sample", "must be at least 1"))
-    cases = study.get("cases")
-    if cases is not None and not (isinstance(cases, list) and cases and all(isinstance(c, str) for c in cases)):
-        problems.append(Problem(filename, None, "study.cases", "must be a non-empty list of case ids"))
-        cases = None
-    if cases and sample:
-        problems.append(Problem(filename, None, "study.sample", "give either cases or sample, not both"))
-    case_filter = study.get("where", {})
-    if not isinstance(case_filter, dict) or not all(isinstance(v, str | list) for v in case_filter.values()):
-        problems.append(Problem(filename, None, "study.where", 'must be a table of field = "value" or ["values"]'))
-        case_filter = {}
-    defaults = raw.get("defaults", {})
-    if not isinstance(defaults, dict):
-        problems.append(Problem(filename, None, "defaults", "must be a table"))
-        defaults = {}
+def _check_model(merged: dict, where: str, filename: str, problems: list[Problem]) -> None:
+    known_backends = backend_names()
+    backend_name = merged.get("backend")
+    if backend_name not in known_backends:
+        got = "missing" if backend_name is None else f"{backend_name!r} is not one of {', '.join(known_backends)}"
+        problems.append(Problem(filename, None, f"{where}.backend", got))
+    if backend_name == "openai" and not merged.get("model"):
+        problems.append(Problem(filename, None, f"{where}.model", "the served model id is required"))
 
-    models: list[ModelSpec] = []
-    raw_models = raw.get("models", [])
+
+def _check_pairs(pairs: dict[str, object], filename: str, problems: list[Problem]) -> None:
+    """pairs: {model name: its paired_with as written}."""
+    for name, partner in pairs.items():
+        if partner is None:
+            continue
+        if partner == name:
+            problems.append(Problem(filename, None, f"models ({name}).paired_with", "a model cannot pair with itself"))
+        elif partner not in pairs:
+            problems.append(
+                Problem(filename, None, f"models ({name}).paired_with", f"no model named {partner!r} in this file")
+            )
+
+
+def _models(raw: dict, defaults: dict, filename: str, problems: list[Problem]) -> list[ModelSpec]:
+    raw_models = raw.get("models")
     if not isinstance(raw_models, list) or not raw_models:
         problems.append(Problem(filename, None, "models", "add at least one [[models]] entry"))
-        raw_models = []
-    known_backends = backend_names()
-    names: set[str] = set()
+        return []
+    models: list[ModelSpec] = []
+    pairs: dict[str, object] = {}
     for i, m in enumerate(raw_models, start=1):
         where = f"models[{i}]"
         if not isinstance(m, dict):
             problems.append(Problem(filename, None, where, "must be a table"))
             continue
         merged = {**defaults, **m}
-        for key in sorted(set(merged) - _MODEL_KEYS):
-            problems.append(Problem(filename, None, f"{where}.{key}", "unknown key"))
         name = merged.get("name")
-        if not isinstance(name, str) or not name.strip():
-            problems.append(Problem(filename, None, f"{where}.name", "missing or empty"))
-            continue
-        where = f"models[{i}] ({name})"
-        if name in names:
-            problems.append(Problem(filename, None, f"{where}.name", "two models with this name"))
-        names.add(name)
-        backend_name = merged.get("backend")
-        if backend_name not in known_backends:
-            problems.append(
-                Problem(
-                    filename, None, f"{where}.backend", f"{backend_name!r} is not one of {', '.join(known_backends)}"
-                )
-            )
-        if backend_name == "openai" and not merged.get("model"):
-            problems.append(Problem(filename, None, f"{where}.model", "the served model id is required"))
-        temperature = _num(merged, "temperature", where, problems, filename)
-        top_p = _num(merged, "top_p", where, problems, filename)
-        max_tokens = _num(merged, "max_tokens", where, problems, filename, integer=True)
-        seed = _num(merged, "seed", where, problems, filename, integer=True)
-        concurrency = _num(merged, "concurrency", where, problems, filename, integer=True)
-        timeout = _num(merged, "timeout", where, problems, filename)
-        retries = _num(merged, "max_retries", where, problems, filename, integer=True)
-        if temperature is not None and not 0 <= temperature <= 2:
-            problems.append(Problem(filename, None, f"{where}.temperature", "must be between 0 and 2"))
-        if top_p is not None and not 0 < top_p <= 1:
-            problems.append(Problem(filename, None, f"{where}.top_p", "must be in (0, 1]"))
-        if max_tokens is not None and max_tokens < 1:
-            problems.append(Problem(filename, None, f"{where}.max_tokens", "must be at least 1"))
-        if concurrency is not None and concurrency < 1:
-            problems.append(Problem(filename, None, f"{where}.concurrency", "must be at least 1"))
-        stop = merged.get("stop") or []
-        if isinstance(stop, str):
-            stop = [stop]
-        for key in ("options", "extra"):
-            if not isinstance(merged.get(key, {}), dict):
-                problems.append(Problem(filename, None, f"{where}.{key}", "must be a table"))
-                merged[key] = {}
-        models.append(
-            ModelSpec(
-                name=name,
-                backend=str(backend_name),
-                model=merged.get("model"),
-                base_url=merged.get("base_url"),
-                api_key_env=merged.get("api_key_env"),
-                reasoning=bool(merged.get("reasoning", False)),
-                paired_with=merged.get("paired_with"),
-                sampling=Sampling(
-                    temperature=temperature,
-                    top_p=top_p,
-                    max_tokens=max_tokens,
-                    seed=seed,
-                    stop=tuple(str(s) for s in stop),
-                    extra=dict(merged.get("extra") or {}),
-                ),
-                concurrency=concurrency,
-                timeout_s=float(timeout) if timeout is not None else 600.0,
-                max_retries=retries if retries is not None else 5,
-                options=dict(merged.get("options") or {}),
-            )
-        )
-    for m in models:
-        if m.paired_with and m.paired_with not in names:
-            problems.append(
-                Problem(
-                    filename, None, f"models ({m.name}).paired_with", f"no model named {m.paired_with!r} in this file"
-                )
-            )
-        if m.paired_with == m.name:
-            problems.append(
-                Problem(filename, None, f"models ({m.name}).paired_with", "a model cannot pair with itself")
-            )
+        if isinstance(name, str) and name.strip():
+            where = f"models[{i}] ({name.strip()})"
+            if name.strip() in pairs:
+                problems.append(Problem(filename, None, f"{where}.name", "two models with this name"))
+            pairs[name.strip()] = merged.get("paired_with")
+        # Checked on the raw values too, so a file with several problems gets all of them named at once.
+        _check_model(merged, where, filename, problems)
+        entry = check(ModelEntry, merged, filename, where, problems)
+        if entry is not None:
+            models.append(_model_spec(entry))
+    _check_pairs(pairs, filename, problems)
+    return models
 
-    imports: list[ImportSpec] = []
-    for i, imp in enumerate(raw.get("imports", []) or [], start=1):
-        if not isinstance(imp, dict) or not isinstance(imp.get("source"), str):
-            problems.append(
-                Problem(filename, None, f"imports[{i}].source", "missing: a response file, folder or shipped set")
-            )
-            continue
-        imports.append(ImportSpec(source=imp["source"], mapping=imp.get("mapping"), case_set=imp.get("case_set")))
+
+def _imports(raw: dict, filename: str, problems: list[Problem]) -> list[ImportSpec]:
+    raw_imports = raw.get("imports", [])
+    if not isinstance(raw_imports, list):
+        problems.append(Problem(filename, None, "imports", "must be a list of [[imports]] tables"))
+        return []
+    out = []
+    for i, imp in enumerate(raw_imports, start=1):
+        entry = check(ImportEntry, imp, filename, f"imports[{i}]", problems)
+        if entry is not None:
+            out.append(ImportSpec(source=entry.source, mapping=entry.mapping, case_set=entry.case_set))
+    return out
+
+
+def parse_study(text: str, filename: str) -> StudySpec:
+    """A StudySpec from TOML text, or an InputError naming every problem (file, field); nothing is written."""
+    raw = toml_loads(text, filename)
+    problems: list[Problem] = []
+    for key in sorted(set(raw) - set(SECTIONS)):
+        problems.append(Problem(filename, None, key, f"unknown section; known: {', '.join(SECTIONS)}"))
+    if not isinstance(raw.get("study"), dict):
+        problems.append(Problem(filename, None, "study", "missing [study] table"))
+        raise InputError(problems)
+    study = check(StudySection, raw["study"], filename, "study", problems)
+    if study is not None and study.cases and study.sample:
+        problems.append(Problem(filename, None, "study.sample", "give either cases or sample, not both"))
+    defaults = raw.get("defaults", {})
+    if check(ModelSettings, defaults, filename, "defaults", problems) is None or not isinstance(defaults, dict):
+        defaults = {}
+    models = _models(raw, defaults, filename, problems)
+    imports = _imports(raw, filename, problems)
     grading = _grading(raw.get("grading"), filename, problems)
-    if problems:
+    if problems or study is None:
         raise InputError(problems)
     return StudySpec(
-        name=study["name"].strip(),
-        description=study.get("description"),
-        case_set=study["case_set"],
-        template=study["template"],
-        repeats=repeats,
-        cases=tuple(cases) if cases else None,
-        sample=sample,
-        sample_seed=int(study.get("sample_seed", 0)),
-        k=int(study.get("k", 5)),
-        where=dict(case_filter),
+        name=study.name.strip(),
+        description=study.description,
+        case_set=study.case_set,
+        template=study.template,
+        repeats=study.repeats,
+        cases=tuple(study.cases) if study.cases else None,
+        sample=study.sample,
+        sample_seed=study.sample_seed,
+        k=study.k,
+        where=dict(study.where),
         models=tuple(models),
         imports=tuple(imports),
         path=filename,
@@ -339,8 +284,12 @@ def ensure_study(session: Session, spec: StudySpec, *, imports: bool = True) -> 
     """The study's rows (Study, a Model per entry, pairs), created or brought up to date; then its imports."""
     from pipeline.generate._import import import_responses, load_response_mapping, resolve_response_source
     from pipeline.generate._prompts import load_template
+    from pipeline.generate._record import cases_by_key, ensure_case_set
+    from pipeline.generate._runner import select_cases
 
     load_template(spec.template)  # fail early on a wrong template name
+    # A case set that does not exist, unknown case ids or a filter nothing matches: refused before any write.
+    select_cases(list(cases_by_key(session, ensure_case_set(session, spec.case_set)).values()), spec)
     study = session.exec(select(Study).where(Study.name == spec.name)).first()
     settings = {"spec": spec.to_settings()}
     if study is None:

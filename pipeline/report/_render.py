@@ -5,6 +5,7 @@ Both templates autoescape: traces, answers and rationales are untrusted text.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -12,28 +13,28 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from pipeline.report._model import Chart, Exemplar, ExemplarStep, Gap, Heading, Paragraph, Report, Table
+from pipeline.safe_text import clean, md_escape
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # No logo link: the file must not point anywhere outside itself.
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "svg"}}
 
 
-def _md_html(value: object) -> str:
-    """Markdown viewers render inline HTML: neutralise it (quotes can stay, they are inert in Markdown)."""
-    text = "" if value is None else str(value)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _md_cell(value: object) -> Markup:
-    return Markup(" ".join(_md_html(value).replace("|", "\\|").split()))
+    """Untrusted text as one table cell: every Markdown character escaped (images, links, HTML, pipes)."""
+    return Markup(md_escape(value, one_line=True))
 
 
 def _md_text(value: object) -> Markup:
-    """Untrusted text as one Markdown paragraph: HTML neutralised, emphasis, code, links and headings escaped."""
-    text = _md_html(value)
-    for ch in ("\\", "*", "_", "`", "#", "[", "]"):
-        text = text.replace(ch, "\\" + ch)
-    return Markup(" ".join(text.split()))
+    """Untrusted text as one Markdown paragraph: HTML neutralised, emphasis, code, links, images escaped."""
+    return Markup(md_escape(value, one_line=True))
+
+
+def _md_code(value: object) -> Markup:
+    """A fenced code block that the text cannot close early; invisible characters made visible."""
+    text = clean(value)
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return Markup(f"{fence}\n{text}\n{fence}")
 
 
 def _kind(block: object) -> str:
@@ -63,6 +64,7 @@ def _env() -> Environment:
     )
     env.filters["md_cell"] = _md_cell
     env.filters["md_text"] = _md_text
+    env.filters["md_code"] = _md_code
     env.globals["kind"] = _kind
     return env
 

@@ -8,7 +8,7 @@ from annotator.views.grade import NONE, choice_label, grade_choices
 from db.engine import session_scope
 from db.models import Grade
 from pipeline.accuracy import incorrect_response_ids, pending_grades
-from pipeline.annotation import create_annotator
+from pipeline.annotation import assign, create_annotator
 from tests.annotator.conftest import sign_in
 from tests.factories import add_sandmann_outputs, make_study
 from tests.pipeline.annotation.conftest import PASSWORD
@@ -36,7 +36,9 @@ def _pending_world(engine, **settings) -> tuple[int, list[int]]:
                     },
                 )
             )
-        create_annotator(s, "ann1", PASSWORD, "annotator")
+        ann1 = create_annotator(s, "ann1", PASSWORD, "annotator")
+        ann1.can_grade = True  # grading is a right a lead gives (users grading ann1 on)
+        assign(s, study.id, response_ids=[r.id for r in responses], annotator_ids=[ann1.id], per_item=1)
         return study.id, [r.id for r in responses]
 
 

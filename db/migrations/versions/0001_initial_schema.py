@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 03:14:37.495165
+Create Date: 2026-12-01 04:20:08.597978
 """
 from typing import Sequence, Union
 
@@ -27,6 +27,9 @@ def upgrade() -> None:
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('can_grade', sa.Boolean(), nullable=True),
+    sa.Column('failed_sign_ins', sa.Integer(), nullable=True),
+    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('annotator', schema=None) as batch_op:

