@@ -45,6 +45,7 @@ from pipeline.report._prevalence import (
     pair_prevalence,
     prevalence_frame,
 )
+from pipeline.report._signals import signals_section
 
 MAX_STEP_CHARS = 700
 MAX_SHOWN_STEPS = 12
@@ -731,6 +732,7 @@ def build_report(
         _prevalence(data),
         _agreement(data, n_boot=n_boot, seed=seed),
         _clusters(data),
+        signals_section(session, study.id, study.name, n_boot=n_boot, seed=seed),
         _exemplars(data, exemplars),
     ]
     summary = []
