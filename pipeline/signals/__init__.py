@@ -53,6 +53,7 @@ from pipeline.signals._validate import (
     validation_rows,
     validation_table,
 )
+from pipeline.signals._view import ShownSignal, SignalsOnScreen, signals_on_screen
 
 __all__ = [
     "DEFAULT_VERSION",
@@ -64,10 +65,12 @@ __all__ = [
     "RedFlag",
     "RedFlagHit",
     "RedFlagSet",
+    "ShownSignal",
     "Signal",
     "SignalInput",
     "SignalResult",
     "SignalSummary",
+    "SignalsOnScreen",
     "Stat",
     "Validation",
     "active_redflags",
@@ -94,6 +97,7 @@ __all__ = [
     "sentences",
     "signal",
     "signals_frame",
+    "signals_on_screen",
     "store_redflags",
     "study_validation",
     "taken_up",
