@@ -732,9 +732,12 @@ def build_report(
         _prevalence(data),
         _agreement(data, n_boot=n_boot, seed=seed),
         _clusters(data),
-        signals_section(session, study.id, study.name, n_boot=n_boot, seed=seed),
         _exemplars(data, exemplars),
     ]
+    # Signals are optional: their section appears once they are computed (python -m pipeline signals).
+    signals = signals_section(session, study.id, study.name, n_boot=n_boot, seed=seed)
+    if signals.available:
+        sections.insert(-1, signals)
     summary = []
     if data.finals:
         labels = data.labels()

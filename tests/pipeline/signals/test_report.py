@@ -17,7 +17,9 @@ def test_section_says_how_when_nothing_is_computed(sqlite_engine):
         study = make_study(s, "rep")
         add_medrbench_r1(s, study, limit=2)
         section = signals_section(s, study.id, study.name)
+        report = build_report(s, study.id, n_boot=20)
     assert not section.available and "python -m pipeline signals --study rep" in section.blocks[0].text
+    assert "signals" not in [sec.id for sec in report.sections]  # optional: the report leaves it out
 
 
 def test_section_tables_and_rendered_report(sqlite_engine):
