@@ -83,21 +83,13 @@ def _redflags_args(p: argparse.ArgumentParser) -> None:
 @command("redflags", help="The versioned red-flag list: load a new version, show it, or extract by a model.",
          arguments=_redflags_args, order=66)  # fmt: skip
 def redflags_cmd(args: argparse.Namespace) -> int:
-    from pipeline.signals import active_redflags, from_row, read_redflags_file, store_redflags
+    from pipeline.signals import active_redflags, from_row, load_redflags, read_redflags_file
 
     engine = open_db(args)
     if args.action == "load":
         flags = read_redflags_file(args.file)  # parsed whole before anything is written
         with session_scope(engine) as session:
-            row = store_redflags(session, flags)
-            # Loading an older version again makes it the active one: the newest row wins.
-            if session.exec(_newer(row)).first() is not None:
-                from db.models import RedFlagList
-
-                session.delete(row)
-                session.flush()
-                session.add(RedFlagList(version=row.version, title=row.title, entries=row.entries,
-                                        content_hash=row.content_hash))  # fmt: skip
+            load_redflags(session, flags)
         console.print(f"red-flag list version {flags.version} loaded ({len(flags.flags)} entries); it is now active")
         return 0
     with session_scope(engine) as session:
@@ -115,11 +107,3 @@ def redflags_cmd(args: argparse.Namespace) -> int:
         f"from the case, {counts['rejected']} rejected), {counts['unchanged']} unchanged"
     )
     return 0
-
-
-def _newer(row):
-    from sqlmodel import select
-
-    from db.models import RedFlagList
-
-    return select(RedFlagList).where(RedFlagList.id > row.id)

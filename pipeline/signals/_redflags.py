@@ -154,6 +154,21 @@ def store_redflags(session: Session, flags: RedFlagSet) -> RedFlagList:
     return row
 
 
+def load_redflags(session: Session, flags: RedFlagSet) -> RedFlagList:
+    """Store this version and make it the active one (the newest row is active; loading an older version
+    again moves it to the top)."""
+    row = store_redflags(session, flags)
+    newer = session.exec(select(RedFlagList).where(RedFlagList.id > row.id)).first()
+    if newer is None:
+        return row
+    session.delete(row)
+    session.flush()
+    fresh = RedFlagList(version=row.version, title=row.title, entries=row.entries, content_hash=row.content_hash)
+    session.add(fresh)
+    session.flush()
+    return fresh
+
+
 def from_row(row: RedFlagList) -> RedFlagSet:
     flags = tuple(
         RedFlag(e["id"], e["name"], tuple(e["terms"]), e.get("source", ""), e.get("note", "")) for e in row.entries
