@@ -237,6 +237,8 @@ class Annotation(SQLModel, table=True):
     flagged: bool = False  # flagged for discussion
     suggestion_shown: bool = False
     suggestion: dict | None = _json()  # what was suggested, if shown
+    signals_shown: bool | None = None  # were automatic error signals on screen (None: made before they existed)
+    signals: dict | None = _json()  # the signals shown, if any: {signal name: [step numbers]}
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -313,3 +315,49 @@ class FinalLabel(SQLModel, table=True):
     codebook_version_id: int | None = Field(default=None, foreign_key="codebookversion.id")
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class RedFlagList(SQLModel, table=True):
+    """A version of the red-flag list (data/redflags/v*.toml), with the source of each entry."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(index=True, unique=True)
+    title: str | None = None
+    entries: list = Field(sa_column=Column(JSON, nullable=False))  # [{id, name, terms, source, ...}]
+    content_hash: str
+    created_at: datetime = _created()
+
+
+class CaseRedFlags(SQLModel, table=True):
+    """Red flags of a case extracted by a model (an alternative to the red-flag list), quote-checked."""
+
+    __table_args__ = (UniqueConstraint("case_id", "extractor"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    extractor: str  # "model:<study model name>"
+    flags: list = Field(sa_column=Column(JSON, nullable=False))  # [{name, quote}], each quote in the vignette
+    rejected: list | None = _json()  # what the model said that is not in the vignette
+    content_hash: str  # of the vignette when extracted
+    created_at: datetime = _created()
+
+
+class ErrorSignal(SQLModel, table=True):
+    """One automatic error signal of one response: whether it fired, and its quote-checked evidence."""
+
+    __table_args__ = (UniqueConstraint("study_id", "response_id", "signal"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    response_id: int = Field(foreign_key="response.id", index=True)
+    signal: str = Field(index=True)  # registered signal name, e.g. "gold_dropped"
+    error_mode: str  # the codebook error mode it is evidence for
+    version: str  # signal version: a changed rule recomputes
+    fired: bool | None = None  # None: cannot tell (no trace, grade pending, ...)
+    score: float | None = None
+    steps: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # 1-based step numbers
+    evidence: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # [{step, source, quote, why}]
+    summary: str | None = _text()  # one line saying why
+    details: dict | None = _json()
+    input_hash: str  # of everything the signal read: unchanged input is not recomputed
+    created_at: datetime = _created()

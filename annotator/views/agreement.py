@@ -79,6 +79,24 @@ def _fingerprint(ratings: Ratings) -> tuple:
     )
 
 
+def _signals_validation(ctx: ViewContext, n_boot: int, seed: int) -> None:
+    """Each automatic signal against the settled final labels of its error mode."""
+    from pipeline.signals import study_validation, validation_rows
+
+    st.subheader("Automatic signals against the final labels")
+    with _ui.session(ctx.engine) as s:
+        rows = validation_rows(study_validation(s, ctx.study_id, n_boot=n_boot, seed=seed))
+    if not rows:
+        st.info("No signals computed yet. Compute them with: python -m pipeline signals --study NAME")
+        return
+    st.caption(
+        "Per signal, over responses with a settled final label: sensitivity and positive predictive value for the "
+        "signal's error mode, and Cohen's κ, with bootstrap intervals over responses. A signal is evidence for a "
+        "clinician, not a label."
+    )
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="agr_signals")
+
+
 @view("Agreement", slug="agreement", roles=ROLES_LEAD, order=62, icon=":material/handshake:")
 def render(ctx: ViewContext) -> None:
     st.title("Agreement between annotators")
@@ -150,6 +168,9 @@ def render(ctx: ViewContext) -> None:
                 "independent here; the bootstrap above resamples whole cases."
             )
             st.dataframe(analytic, hide_index=True, width="stretch", key="agr_analytic")
+
+    _signals_validation(ctx, int(n_boot), int(seed))
+
     st.subheader("Download")
     c = st.columns(3)
     c[0].download_button("Figures (CSV)", report.to_frame().to_csv(index=False), "agreement.csv", "text/csv")

@@ -38,6 +38,7 @@ from pipeline.annotation import (
     trace_window,
 )
 from pipeline.errors import DxTraceError
+from pipeline.signals import SignalsOnScreen, signals_on_screen
 
 CURRENT = "dx_current_response"  # {study_id: response_id} of the item on screen
 LOADED = "lbl_loaded_for"  # (study_id, response_id) whose labels fill the form
@@ -127,11 +128,35 @@ def _case_panel(item: Item) -> None:
         _ui.show_text(item.answer)
 
 
-def _trace_panel(item: Item) -> None:
+def _jump_to(step: int) -> None:
+    # A callback runs before the widgets of the next run exist, so the search box may still be cleared.
+    st.session_state[TRACE_QUERY] = ""
+    st.session_state[TRACE_PAGE] = (step - 1) // STEPS_PER_PAGE + 1
+
+
+def _signals_box(on_screen: SignalsOnScreen) -> None:
+    """The signals that fired, one line each, with a jump to their steps (only when the lead allows it)."""
+    if not on_screen.signals:
+        return
+    with st.container(border=True, key="signals_box"):
+        st.markdown("**Automatic signals** · evidence to weigh, not labels: decide from the trace")
+        for i, sig in enumerate(on_screen.signals):
+            st.markdown(f":orange[◆] **{sig.title}**: {sig.why}")
+            for q in sig.case_quotes:
+                st.caption(f"Case: “{q}”")
+            if sig.steps:
+                cols = st.columns(min(6, len(sig.steps)))
+                for j, step in enumerate(sig.steps[:6]):
+                    cols[j].button(f"Step {step}", key=f"sig_jump_{i}_{step}", on_click=_jump_to, args=(step,))
+
+
+def _trace_panel(item: Item, on_screen: SignalsOnScreen) -> None:
     st.subheader(f"Reasoning trace · {item.n_steps} steps")
     if not item.steps:
         st.info("This response has no reasoning trace.")
         return
+    _signals_box(on_screen)
+    flagged = on_screen.by_step()
     query = st.text_input(
         "Search in the trace",
         key=TRACE_QUERY,
@@ -152,13 +177,18 @@ def _trace_panel(item: Item) -> None:
         st.rerun()
     with st.container(height=720, border=True, key="trace_steps"):
         for n in window.numbers:
-            st.markdown(f"**Step {n}**")
+            marks = flagged.get(n, [])
+            st.markdown(f"**Step {n}**" + "".join(f" · :orange[◆ {m.title}]" for m in marks))
+            for q in {q for m in marks for q in m.step_quotes.get(n, ())}:
+                st.caption(f"◆ “{q}”")
             _ui.show_text(item.steps[n - 1])
 
 
 # Neither panel is an st.fragment: a click that arrives while a fragment reruns can be dropped, and a
 # whole rerun of this page takes well under 100 ms on the server (docs/benchmarks.md).
-def _labels_panel(ctx: ViewContext, item: Item, codebook_id: int, codebook: Codebook, suggestion: dict | None) -> None:
+def _labels_panel(
+    ctx: ViewContext, item: Item, codebook_id: int, codebook: Codebook, suggestion: dict | None, signals: dict | None
+) -> None:
     st.subheader("Labels")
     state = st.session_state
     steps = list(range(1, item.n_steps + 1))
@@ -215,6 +245,8 @@ def _labels_panel(ctx: ViewContext, item: Item, codebook_id: int, codebook: Code
                         annotator_id=ctx.annotator_id,
                         labels=labels_from_state(state, codebook, flagged=kind == "flag"),
                         suggestion=suggestion,
+                        signals=signals,
+                        signals_shown=signals is not None,
                     )
                 after = next_response_id(s, ctx.study_id, ctx.annotator_id, after=item.response_id)
         except DxTraceError as exc:
@@ -295,15 +327,18 @@ def render(ctx: ViewContext) -> None:
     status = {"done": "labelled", "flagged": "flagged for discussion", "skipped": "skipped", "pending": "to do"}
     st.markdown(f"#### Item {item.position} of {mine.assigned} · {status.get(item.status, item.status)}")
 
+    with _ui.session(ctx.engine) as s:
+        on_screen = signals_on_screen(s, ctx.study_id, item.response_id)
     left, right = st.columns([3, 2], gap="large")
     with left:
         _case_panel(item)
-        _trace_panel(item)
+        _trace_panel(item, on_screen)
     # Computed before the labels so that Save records exactly what the panel shows; drawn after them so
     # the labels stay at the top of the column.
     similar = load_similar_panel(ctx, item.response_id)
     with right:
-        _labels_panel(ctx, item, codebook_id, codebook, similar.recorded() if similar else None)
+        suggestion = similar.recorded() if similar else None
+        _labels_panel(ctx, item, codebook_id, codebook, suggestion, on_screen.recorded())
         if similar is not None:
             show_similar_panel(similar)
         with st.expander(f"Codebook (version {_ui.md_line(codebook.version)})"):

@@ -194,11 +194,15 @@ def save_annotation(
     annotator_id: int,
     labels: AnnotationInput,
     suggestion: dict | None = None,
+    signals: dict | None = None,
+    signals_shown: bool = False,
 ) -> Annotation:
     """Create or change this annotator's annotation of the response; every change goes into AnnotationEvent.
 
     suggestion: the label suggestion shown to the annotator while labelling, if any;
     it is stored and suggestion_shown stays true once a suggestion was ever shown.
+    signals_shown / signals: whether automatic error signals were on screen, and which ({signal: [steps]});
+    likewise signals_shown stays true once they were ever shown.
     """
     _active_person(session, annotator_id)
     study = session.get(Study, study_id)
@@ -229,6 +233,8 @@ def save_annotation(
             annotator_id=annotator_id,
             suggestion_shown=suggestion is not None,
             suggestion=suggestion,
+            signals_shown=signals_shown,
+            signals=signals if signals_shown else None,
             created_at=now,
             updated_at=now,
             **values,
@@ -252,6 +258,11 @@ def save_annotation(
         if suggestion is not None:
             annotation.suggestion_shown = True
             annotation.suggestion = suggestion
+        if signals_shown:
+            annotation.signals_shown = True
+            annotation.signals = signals
+        elif annotation.signals_shown is None:
+            annotation.signals_shown = False
         after = snapshot(annotation)
         if after != before:  # saving unchanged labels again is not a change
             annotation.updated_at = now

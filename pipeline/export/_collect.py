@@ -15,6 +15,7 @@ from db.models import (
     Case,
     CaseSet,
     CodebookVersion,
+    ErrorSignal,
     FinalLabel,
     Grade,
     Model,
@@ -55,6 +56,19 @@ def _model_dict(model: Model, names: dict[int, str], *, created: bool) -> dict:
     if created:
         out["created_at"] = ts(model.created_at)
     return out
+
+
+def _signal_dict(sig: ErrorSignal) -> dict:
+    return {
+        "signal": sig.signal,
+        "error_mode": sig.error_mode,
+        "version": sig.version,
+        "fired": sig.fired,
+        "score": sig.score,
+        "steps": list(sig.steps or []),
+        "summary": sig.summary,
+        "evidence": list(sig.evidence or []),
+    }
 
 
 def _check_names(kind: str, wanted: tuple[str, ...], known: set[str]) -> None:
@@ -120,6 +134,9 @@ def collect_export(
     for a in session.exec(select(Assignment).where(Assignment.study_id == study.id)):
         assignments[a.response_id].append(a)
     finals = {f.response_id: f for f in session.exec(select(FinalLabel).where(FinalLabel.study_id == study.id))}
+    signals: dict[int, list[ErrorSignal]] = defaultdict(list)
+    for sig in session.exec(select(ErrorSignal).where(ErrorSignal.study_id == study.id).order_by(ErrorSignal.signal)):
+        signals[sig.response_id].append(sig)
     codebooks = {c.id: c for c in session.exec(select(CodebookVersion))}
     usernames = {a.id: a.username for a in session.exec(select(Annotator))}
     accounts = {a.id: a for a in session.exec(select(Annotator))}
@@ -281,6 +298,8 @@ def collect_export(
                     "flagged": ann.flagged,
                     "suggestion_shown": ann.suggestion_shown,
                     "suggestion": ann.suggestion,
+                    "signals_shown": ann.signals_shown,
+                    "signals": ann.signals,
                     "created_at": ts(ann.created_at),
                     "updated_at": ts(ann.updated_at),
                     "events": sorted(
@@ -330,6 +349,8 @@ def collect_export(
                 "updated_at": ts(final.updated_at),
             }
         )
+        if signals.get(resp.id):
+            record["signals"] = [_signal_dict(sig) for sig in signals[resp.id]]
         records.append(record)
 
     records.sort(

@@ -25,6 +25,7 @@ from db.models import (
     Case,
     CaseSet,
     CodebookVersion,
+    ErrorSignal,
     FinalLabel,
     Grade,
     Model,
@@ -550,6 +551,8 @@ def import_export(session: Session, path: Path | str, *, study_name: str | None 
                 flagged=a.get("flagged", False),
                 suggestion_shown=a.get("suggestion_shown", False),
                 suggestion=a.get("suggestion"),
+                signals_shown=a.get("signals_shown"),
+                signals=a.get("signals"),
             )
             for stamp in ("created_at", "updated_at"):
                 if a.get(stamp):
@@ -599,5 +602,14 @@ def import_export(session: Session, path: Path | str, *, study_name: str | None 
                     setattr(row, stamp, parse_ts(final[stamp]))
             session.add(row)
             summary.final_labels += 1
+        for sig in record.get("signals", []):
+            # Kept as exported; "imported" never equals a computed input hash, so `signals` recomputes them.
+            session.add(
+                ErrorSignal(
+                    study_id=study.id, response_id=resp.id, signal=sig["signal"], error_mode=sig["error_mode"],
+                    version=sig.get("version", ""), fired=sig["fired"], score=sig.get("score"), steps=sig["steps"],
+                    evidence=sig["evidence"], summary=sig.get("summary"), input_hash="imported",
+                )
+            )  # fmt: skip
     session.flush()
     return summary

@@ -20,6 +20,7 @@ from pipeline.safe_text import csv_cell
 TABLES = ("responses", "grades", "annotations", "evidence", "final_labels")
 _TS = pa.timestamp("us", tz="UTC")
 _STRS = pa.list_(pa.string())
+_INTS = pa.list_(pa.int64())
 
 
 def _json(value) -> str | None:
@@ -59,6 +60,24 @@ def _case_columns(get: Callable[[dict], dict]) -> list[Column]:
         ("case_set", pa.string(), lambda x: get(x)["case"]["case_set"]),
         ("case_key", pa.string(), lambda x: get(x)["case"]["case_key"]),
     ]
+
+
+def _signal_columns(records: list[dict]) -> list[Column]:
+    """signal_<name> (fired: true, false, or null when it cannot tell) and signal_<name>_steps, per stored signal."""
+    names = list(dict.fromkeys(s["signal"] for r in records for s in r.get("signals", [])))
+
+    def pick(name: str, key: str):
+        def get(r: dict):
+            found = next((s for s in r.get("signals", []) if s["signal"] == name), None)
+            return None if found is None else found[key]
+
+        return get
+
+    out: list[Column] = []
+    for name in names:
+        out.append((f"signal_{name}", pa.bool_(), pick(name, "fired")))
+        out.append((f"signal_{name}_steps", _INTS, pick(name, "steps")))
+    return out
 
 
 def _table(columns: list[Column], rows: list[dict]) -> pa.Table:
@@ -111,6 +130,7 @@ def build_tables(manifest: dict, records: list[dict]) -> dict[str, pa.Table]:
         ("final_first_error_step", pa.int64(), lambda r: final(r).get("first_error_step")),
         ("final_adjudicator", pa.string(), lambda r: final(r).get("adjudicator")),
         *_mode_columns(codes, "final_", lambda r: final(r).get("error_modes")),
+        *_signal_columns(records),
         ("created_at", _TS, lambda r: r["created_at"]),
     ]
     grades = [
@@ -141,6 +161,7 @@ def build_tables(manifest: dict, records: list[dict]) -> dict[str, pa.Table]:
         ("other_description", pa.string(), lambda x: x["a"]["other_description"]),
         ("flagged", pa.bool_(), lambda x: x["a"]["flagged"]),
         ("suggestion_shown", pa.bool_(), lambda x: x["a"]["suggestion_shown"]),
+        ("signals_shown", pa.bool_(), lambda x: x["a"].get("signals_shown")),
         ("n_events", pa.int64(), lambda x: len(x["a"]["events"])),
         ("created_at", _TS, lambda x: x["a"]["created_at"]),
         ("updated_at", _TS, lambda x: x["a"]["updated_at"]),

@@ -52,6 +52,7 @@ from pipeline.report._prevalence import (
     pair_prevalence,
     prevalence_frame,
 )
+from pipeline.report._signals import signals_section
 
 MAX_STEP_CHARS = 700
 MAX_SHOWN_STEPS = 12
@@ -805,6 +806,10 @@ def build_report(
         if on_step:
             on_step(done, len(builders), f"report: {what}")
         sections.append(build())
+    # Signals are optional: their section appears once they are computed (python -m pipeline signals).
+    signals = signals_section(session, study.id, study.name, n_boot=n_boot, seed=seed)
+    if signals.available:
+        sections.insert(-1, signals)
     summary = []
     if data.settled:
         labels = data.labels()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 04:20:08.597978
+Create Date: 2026-12-01 04:25:44.549530
 """
 from typing import Sequence, Union
 
@@ -61,6 +61,18 @@ def upgrade() -> None:
     with op.batch_alter_table('codebookversion', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_codebookversion_version'), ['version'], unique=True)
 
+    op.create_table('redflaglist',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('version', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('entries', sa.JSON(), nullable=False),
+    sa.Column('content_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('redflaglist', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_redflaglist_version'), ['version'], unique=True)
+
     op.create_table('case',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_set_id', sa.Integer(), nullable=False),
@@ -100,6 +112,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('study', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_study_name'), ['name'], unique=True)
+
+    op.create_table('caseredflags',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('extractor', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('flags', sa.JSON(), nullable=False),
+    sa.Column('rejected', sa.JSON(), nullable=True),
+    sa.Column('content_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('case_id', 'extractor')
+    )
+    with op.batch_alter_table('caseredflags', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_caseredflags_case_id'), ['case_id'], unique=False)
 
     op.create_table('clustering',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -213,6 +240,8 @@ def upgrade() -> None:
     sa.Column('flagged', sa.Boolean(), nullable=False),
     sa.Column('suggestion_shown', sa.Boolean(), nullable=False),
     sa.Column('suggestion', sa.JSON(), nullable=True),
+    sa.Column('signals_shown', sa.Boolean(), nullable=True),
+    sa.Column('signals', sa.JSON(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['annotator_id'], ['annotator.id'], ),
@@ -282,6 +311,31 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('embedding', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_embedding_response_id'), ['response_id'], unique=False)
+
+    op.create_table('errorsignal',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('study_id', sa.Integer(), nullable=False),
+    sa.Column('response_id', sa.Integer(), nullable=False),
+    sa.Column('signal', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('error_mode', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('version', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('fired', sa.Boolean(), nullable=True),
+    sa.Column('score', sa.Float(), nullable=True),
+    sa.Column('steps', sa.JSON(), nullable=False),
+    sa.Column('evidence', sa.JSON(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=True),
+    sa.Column('details', sa.JSON(), nullable=True),
+    sa.Column('input_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['response_id'], ['response.id'], ),
+    sa.ForeignKeyConstraint(['study_id'], ['study.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('study_id', 'response_id', 'signal')
+    )
+    with op.batch_alter_table('errorsignal', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_errorsignal_response_id'), ['response_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_errorsignal_signal'), ['signal'], unique=False)
+        batch_op.create_index(batch_op.f('ix_errorsignal_study_id'), ['study_id'], unique=False)
 
     op.create_table('finallabel',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -360,6 +414,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_finallabel_response_id'))
 
     op.drop_table('finallabel')
+    with op.batch_alter_table('errorsignal', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_errorsignal_study_id'))
+        batch_op.drop_index(batch_op.f('ix_errorsignal_signal'))
+        batch_op.drop_index(batch_op.f('ix_errorsignal_response_id'))
+
+    op.drop_table('errorsignal')
     with op.batch_alter_table('embedding', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_embedding_response_id'))
 
@@ -401,6 +461,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_clustering_study_id'))
 
     op.drop_table('clustering')
+    with op.batch_alter_table('caseredflags', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_caseredflags_case_id'))
+
+    op.drop_table('caseredflags')
     with op.batch_alter_table('study', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_study_name'))
 
@@ -411,6 +475,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_case_case_set_id'))
 
     op.drop_table('case')
+    with op.batch_alter_table('redflaglist', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_redflaglist_version'))
+
+    op.drop_table('redflaglist')
     with op.batch_alter_table('codebookversion', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_codebookversion_version'))
 
