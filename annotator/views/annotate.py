@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from annotator import _ui
+from annotator.panels.answer_only import show_answer_only_panel
 from annotator.panels.similar import load_similar_panel, show_similar_panel
 from annotator.registry import ViewContext, view
 from db.models import Study
@@ -64,6 +65,11 @@ def _current_id(ctx: ViewContext) -> int | None:
 
 def _go_to(ctx: ViewContext, rid: int | None) -> None:
     st.session_state.setdefault(CURRENT, {})[ctx.study_id] = rid
+
+
+def _moved_on(ctx: ViewContext, after: int | None, notice: str) -> None:
+    st.session_state["lbl_notice"] = notice
+    _go_to(ctx, after)
 
 
 def _fill_form(item: Item, codebook: Codebook) -> None:
@@ -288,6 +294,11 @@ def render(ctx: ViewContext) -> None:
     with left:
         _case_panel(item)
         _trace_panel(item)
+    if not item.steps:  # nothing to judge for reasoning error modes: no modes, no similar traces
+        with right:
+            show_answer_only_panel(ctx, item, lambda after, notice: _moved_on(ctx, after, notice))
+        _ui.keyboard_shortcuts({"s": "skip", "f": "flag"})
+        return
     # Computed before the labels so that Save records exactly what the panel shows; drawn after them so
     # the labels stay at the top of the column.
     similar = load_similar_panel(ctx, item.response_id)

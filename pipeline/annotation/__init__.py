@@ -18,7 +18,15 @@ from pipeline.annotation._accounts import (
     set_password,
     set_role,
 )
-from pipeline.annotation._assign import AssignmentReport, assign, default_response_ids
+from pipeline.annotation._assign import (
+    NO_TRACE,
+    AssignmentReport,
+    Selection,
+    assign,
+    default_response_ids,
+    default_selection,
+    incorrect_ids,
+)
 from pipeline.annotation._codebook import (
     DEFAULT_VERSION,
     ERROR_MODE_CODES,
@@ -94,6 +102,10 @@ from pipeline.annotation._studies import (
 )
 
 __all__ = [
+    "NO_TRACE",
+    "Selection",
+    "default_selection",
+    "incorrect_ids",
     "responses_with_trace",
     "parse_id_list",
     "mode_key",

@@ -1,0 +1,53 @@
+"""Issue 16 under AppTest: answer-only items, the assignment's default choice, why-wrong, flags, time."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from db.engine import session_scope
+from db.models import Assignment
+from pipeline.annotation import assign
+from tests.annotator.conftest import annotations_of, sign_in
+from tests.pipeline.annotation.conftest import build_world
+from tests.pipeline.annotation.test_selection import strip_traces
+
+
+def button(at, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_answer_only_item_asks_for_no_error_modes(sqlite_engine, make_app):
+    w = build_world(sqlite_engine, n_annotators=1)
+    strip_traces(sqlite_engine, w.incorrect[:3])
+    with session_scope(sqlite_engine) as s:
+        assign(s, w.study_id, response_ids=w.incorrect[:3], annotator_ids=[w.people["ann1"]], per_item=1)
+    at = sign_in(make_app(sqlite_engine), "ann1")
+    assert "This response has no reasoning trace" in at.info[0].value
+    assert not [c for c in at.checkbox if c.key and c.key.startswith("lbl_mode_")]
+    assert not [b for b in at.button if b.key == "save"]
+    at.text_area(key="ao_note").input("Answer names the gold in other words.")
+    at.button(key="flag").click().run()
+    assert not at.exception and not at.error
+    [ann] = annotations_of(sqlite_engine, "ann1")
+    assert ann.error_modes == [] and ann.flagged and ann.rationale == "Answer names the gold in other words."
+    at.button(key="skip").click().run()
+    with session_scope(sqlite_engine) as s:
+        statuses = sorted(a.status for a in s.exec(select(Assignment)))
+    assert statuses == ["flagged", "pending", "skipped"]
+
+
+def test_assignment_page_leaves_out_answer_only_by_default(sqlite_engine, make_app):
+    w = build_world(sqlite_engine, n_annotators=2)
+    strip_traces(sqlite_engine, w.incorrect[:6])
+    at = sign_in(make_app(sqlite_engine, "assignment"), "lead")
+    button(at, "Assign").click().run()
+    assert not at.error, at.error[0].value
+    assert "68 item(s)" in at.success[0].value
+    assert "6 left out: answer only, no reasoning trace to label" in at.info[0].value
+    with session_scope(sqlite_engine) as s:
+        assert {a.response_id for a in s.exec(select(Assignment))} == set(w.incorrect[6:])
+    at.checkbox(key="assign_answer_only").check()
+    button(at, "Assign").click().run()
+    assert "74 item(s)" in at.success[0].value and not at.info
+    with session_scope(sqlite_engine) as s:
+        assert {a.response_id for a in s.exec(select(Assignment))} == set(w.incorrect)
