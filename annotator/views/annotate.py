@@ -7,6 +7,7 @@ import streamlit as st
 from annotator import _ui
 from annotator.panels.answer_only import show_answer_only_panel
 from annotator.panels.similar import load_similar_panel, show_similar_panel
+from annotator.panels.why_wrong import show_why_wrong_panel
 from annotator.registry import ViewContext, view
 from db.models import Study
 from pipeline.annotation import (
@@ -293,6 +294,7 @@ def render(ctx: ViewContext) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         _case_panel(item)
+        show_why_wrong_panel(ctx, item.response_id, lambda after, notice: _moved_on(ctx, after, notice))
         _trace_panel(item)
     if not item.steps:  # nothing to judge for reasoning error modes: no modes, no similar traces
         with right:

@@ -91,6 +91,7 @@ from pipeline.annotation._queue import (
     responses_by_model,
     study_progress,
 )
+from pipeline.annotation._regrade import Regraded, WhyWrong, listed_diagnoses, mark_answer_correct, why_wrong
 from pipeline.annotation._steps import MAX_STEP_CHARS, n_pages, page_bounds, search_steps, split_steps
 from pipeline.annotation._studies import (
     count_responses,
@@ -102,6 +103,11 @@ from pipeline.annotation._studies import (
 )
 
 __all__ = [
+    "Regraded",
+    "WhyWrong",
+    "listed_diagnoses",
+    "mark_answer_correct",
+    "why_wrong",
     "NO_TRACE",
     "Selection",
     "default_selection",

@@ -51,3 +51,25 @@ def test_assignment_page_leaves_out_answer_only_by_default(sqlite_engine, make_a
     assert "74 item(s)" in at.success[0].value and not at.info
     with session_scope(sqlite_engine) as s:
         assert {a.response_id for a in s.exec(select(Assignment))} == set(w.incorrect)
+
+
+def test_item_says_why_wrong_and_takes_actually_correct(sqlite_engine, make_app):
+    from pipeline.accuracy import incorrect_response_ids
+    from tests.annotator.conftest import first_item
+    from tests.pipeline.annotation.test_regrade import add_auto_grade
+
+    w = build_world(sqlite_engine, n_annotators=1)
+    with session_scope(sqlite_engine) as s:
+        assign(s, w.study_id, response_ids=w.incorrect[:3], annotator_ids=[w.people["ann1"]], per_item=1)
+    rid = first_item(sqlite_engine, w)
+    add_auto_grade(sqlite_engine, rid)
+    at = sign_in(make_app(sqlite_engine), "ann1")
+    shown = [t.value for t in at.text]
+    assert any("Closest candidate: #1 'Stable angina'" in t and "score 0.71" in t for t in shown)
+    assert at.selectbox(key=f"ww_rank_{rid}").value == 1
+    at.button(key="answer_correct").click().run()
+    assert not at.exception and not at.error
+    with session_scope(sqlite_engine) as s:
+        assert rid not in incorrect_response_ids(s, w.study_id)
+        assert rid not in {a.response_id for a in s.exec(select(Assignment))}
+    assert "#### Item 1 of 2 · to do" in [m.value for m in at.markdown]
