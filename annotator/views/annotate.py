@@ -6,6 +6,7 @@ import streamlit as st
 
 from annotator import _ui
 from annotator.panels.answer_only import show_answer_only_panel
+from annotator.panels.evidence import evidence_field, highlight_style, mark_mode_picker, show_step
 from annotator.panels.similar import load_similar_panel, show_similar_panel
 from annotator.panels.why_wrong import show_why_wrong_panel
 from annotator.registry import ViewContext, view
@@ -24,7 +25,6 @@ from pipeline.annotation import (
     annotation_history,
     annotator_queue,
     event_changes,
-    evidence_key,
     form_state,
     labels_from_annotation,
     labels_from_state,
@@ -133,7 +133,7 @@ def _case_panel(item: Item) -> None:
         _ui.show_text(item.answer)
 
 
-def _trace_panel(item: Item) -> None:
+def _trace_panel(item: Item, codebook: Codebook) -> None:
     st.subheader(f"Reasoning trace · {item.n_steps} steps")
     if not item.steps:
         st.info("This response has no reasoning trace.")
@@ -157,9 +157,9 @@ def _trace_panel(item: Item) -> None:
         st.session_state[TRACE_PAGE] = window.page + 1
         st.rerun()
     with st.container(height=720, border=True, key="trace_steps"):
+        highlight_style()
         for n in window.numbers:
-            st.markdown(f"**Step {n}**")
-            _ui.show_text(item.steps[n - 1])
+            show_step(item, n, codebook)
 
 
 # Neither panel is an st.fragment: a click that arrives while a fragment reruns can be dropped, and a
@@ -167,30 +167,25 @@ def _trace_panel(item: Item) -> None:
 def _labels_panel(ctx: ViewContext, item: Item, codebook_id: int, codebook: Codebook, suggestion: dict | None) -> None:
     st.subheader("Labels")
     state = st.session_state
-    steps = list(range(1, item.n_steps + 1))
-    step_label = lambda n: f"Step {n}"  # noqa: E731
     for i, mode in enumerate(codebook.error_modes, 1):
         st.checkbox(f"{i} · {mode.name}", key=mode_key(mode.code), help=f"{mode.definition}\n\nExample: {mode.example}")
         if state.get(mode_key(mode.code)):
             if mode.needs_description:
                 st.text_input("Describe the error", key=OTHER_KEY, max_chars=500)
-            if not mode.exclusive and steps:
-                st.multiselect(
-                    f"Evidence steps for {mode.name.lower()}",
-                    options=steps,
-                    format_func=step_label,
-                    key=evidence_key(mode.code),
-                    placeholder="steps that show it",
-                )
+            if not mode.exclusive:
+                evidence_field(mode.code, mode.name, item.n_steps)
+    mark_mode_picker(codebook)
     no_error = any(state.get(mode_key(m.code)) for m in codebook.error_modes if m.exclusive)
-    st.selectbox(
+    # A number, not a filtering drop-down: typing 8 then Enter is step 8, never "steps 8 and 18".
+    st.number_input(
         "First erroneous step",
-        options=steps,
-        format_func=step_label,
+        min_value=1,
+        max_value=item.n_steps,
+        value=None,
+        step=1,
         key=FIRST_STEP_KEY,
-        index=None,
-        placeholder="choose a step",
-        disabled=no_error or not steps,
+        placeholder="type a step number, or click 'first error' on a step",
+        disabled=no_error,
     )
     st.radio("Severity", options=list(SEVERITIES), key=SEVERITY_KEY, horizontal=True, index=None, disabled=no_error)
     lo, hi = CONFIDENCE_RANGE
@@ -295,7 +290,7 @@ def render(ctx: ViewContext) -> None:
     with left:
         _case_panel(item)
         show_why_wrong_panel(ctx, item.response_id, lambda after, notice: _moved_on(ctx, after, notice))
-        _trace_panel(item)
+        _trace_panel(item, codebook)
     if not item.steps:  # nothing to judge for reasoning error modes: no modes, no similar traces
         with right:
             show_answer_only_panel(ctx, item, lambda after, notice: _moved_on(ctx, after, notice))

@@ -61,6 +61,7 @@ from pipeline.annotation._labels import (
 from pipeline.annotation._pages import (
     CONFIDENCE_KEY,
     FIRST_STEP_KEY,
+    MARK_MODE_KEY,
     OTHER_KEY,
     RATIONALE_KEY,
     SEVERITY_KEY,
@@ -69,12 +70,17 @@ from pipeline.annotation._pages import (
     TraceWindow,
     event_changes,
     evidence_key,
+    evidence_text_key,
     form_state,
+    format_steps,
     labels_from_state,
     mode_key,
     page_of_step,
     parse_id_list,
+    parse_steps,
     queue_label,
+    step_marks,
+    toggle_step,
     trace_window,
 )
 from pipeline.annotation._queue import (
@@ -103,6 +109,12 @@ from pipeline.annotation._studies import (
 )
 
 __all__ = [
+    "MARK_MODE_KEY",
+    "evidence_text_key",
+    "format_steps",
+    "parse_steps",
+    "step_marks",
+    "toggle_step",
     "Regraded",
     "WhyWrong",
     "listed_diagnoses",

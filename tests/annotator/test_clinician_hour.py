@@ -73,3 +73,38 @@ def test_item_says_why_wrong_and_takes_actually_correct(sqlite_engine, make_app)
         assert rid not in incorrect_response_ids(s, w.study_id)
         assert rid not in {a.response_id for a in s.exec(select(Assignment))}
     assert "#### Item 1 of 2 · to do" in [m.value for m in at.markdown]
+
+
+def test_evidence_marked_on_the_step_and_typed_exactly(sqlite_engine, make_app):
+    from db.models import Response
+    from pipeline.annotation import load_codebook, split_steps
+    from tests.annotator.conftest import assigned_world, first_item
+
+    w = assigned_world(sqlite_engine)
+    rid = first_item(sqlite_engine, w)
+    with session_scope(sqlite_engine) as s:
+        n = len(split_steps(s.get(Response, rid).trace))
+    assert n >= 8
+    at = sign_in(make_app(sqlite_engine), "ann1")
+    assert at.button(key="mark_2").disabled  # no mode ticked: nothing to mark for
+    at.checkbox(key="lbl_mode_reasoning_drift").check().run()
+    at.checkbox(key="lbl_mode_red_flag_failure").check().run()
+    # two modes ticked: a click marks for the chosen one, shown on the step itself
+    at.radio(key="lbl_mark_mode").set_value("red_flag_failure").run()
+    at.button(key="mark_2").click().run()
+    assert at.text_input(key="lbl_evtext_red_flag_failure").value == "2"
+    assert at.button(key="mark_2").label.startswith("✓ ")
+    at.text_input(key="lbl_evtext_reasoning_drift").input("8").run()  # exactly step 8, never 8 and 18
+    at.button(key="first_8").click().run()
+    assert at.number_input(key="lbl_first_step").value == 8
+    heads = [m.value for m in at.markdown if str(m.value).startswith("**Step ")]
+    cb = load_codebook()
+    assert f"**Step 2** · {cb.name_of('red_flag_failure')}" in heads  # highlighted where it stands
+    assert f"**Step 8** · {cb.name_of('reasoning_drift')} · first error" in heads
+    at.text_input(key="lbl_evtext_reasoning_drift").input(f"8, {n + 1}").run()
+    assert any(f"not a step of this trace (1-{n}): {n + 1}" in e.value for e in at.error)
+    at.text_input(key="lbl_evtext_reasoning_drift").input("8").run()
+    at.button(key="save").click().run()
+    assert not at.exception and not at.error
+    [ann] = annotations_of(sqlite_engine, "ann1")
+    assert ann.evidence == {"reasoning_drift": [8], "red_flag_failure": [2]} and ann.first_error_step == 8
