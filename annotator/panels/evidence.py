@@ -27,7 +27,7 @@ from pipeline.errors import InputError
 
 # Marked steps get a tinted background (a fixed style of ours, no script).
 HIGHLIGHT_CSS = (
-    "<style>[class*='st-key-evmark_']{background:rgba(255,170,0,.14);border-left:4px solid #e08600;"
+    "<style>[class*='st-key-step_']:has([class*='st-key-evmark_']){background:rgba(255,170,0,.14);border-left:4px solid #e08600;"
     "padding:.25rem .5rem;border-radius:.25rem}</style>"
 )
 
@@ -104,9 +104,15 @@ def show_step(item: Item, n: int, codebook: Codebook) -> None:
     state = st.session_state
     marks = step_marks(state, codebook, n)
     code = current_mark_mode(codebook)
-    with st.container(key=f"evmark_{n}" if marks else f"step_{n}"):
+    # The step's key stays the same when it is marked (a changed key would redraw the step's buttons).
+    with st.container(key=f"step_{n}"):
         head = st.columns([3, 2, 2], vertical_alignment="center")
-        head[0].markdown(f"**Step {n}**" + (f" · {' · '.join(marks)}" if marks else ""))
+        with head[0]:
+            if marks:
+                with st.container(key=f"evmark_{n}"):
+                    st.markdown(f"**Step {n}** · {' · '.join(marks)}")
+            else:
+                st.markdown(f"**Step {n}**")
         marked = code is not None and n in (state.get(evidence_key(code)) or [])
         head[1].button(
             ("✓ " if marked else "＋ ") + (codebook.name_of(code) if code else "evidence"),
