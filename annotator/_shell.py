@@ -8,7 +8,7 @@ import streamlit as st
 
 from annotator import _ui
 from annotator.registry import ROLES_LEAD, View, ViewContext, views_for
-from db.models import Annotator, Study
+from db.models import ROLE_LEAD, Annotator, Study
 from pipeline.annotation import authenticate, progress, studies_for
 
 USER_KEY = "dx_user_id"
@@ -86,6 +86,14 @@ def _page(v: View, ctx: ViewContext):
     return render
 
 
+def landing_slug(role: str, views: list[View]) -> str | None:
+    """The page a person lands on: a lead on the study overview, an annotator on their first page."""
+    slugs = [v.slug for v in views]
+    if role == ROLE_LEAD and "overview" in slugs:
+        return "overview"
+    return slugs[0] if slugs else None
+
+
 def main(default_slug: str | None = None) -> None:
     """Run the app. default_slug picks the page shown first (tests use it; people use the sidebar)."""
     # No page_icon: Streamlit fetches a material-symbol favicon from the internet, and nothing may leave the machine.
@@ -116,7 +124,7 @@ def main(default_slug: str | None = None) -> None:
         st.button("Sign out", key="sign_out", on_click=sign_out)
 
     views = views_for(person.role)
-    slug = default_slug if default_slug in {v.slug for v in views} else (views[0].slug if views else None)
+    slug = default_slug if default_slug in {v.slug for v in views} else landing_slug(person.role, views)
     sections: dict[str, list] = {}
     for v in views:
         section = "Study lead" if v.roles == ROLES_LEAD else "Labelling"

@@ -231,6 +231,11 @@ class Annotation(SQLModel, table=True):
     flagged: bool = False  # flagged for discussion
     suggestion_shown: bool = False
     suggestion: dict | None = _json()  # what was suggested, if shown
+    # Time spent (issue 16): first opened, last saved, and active seconds summed over every visit
+    # (gaps between the annotator's actions, each capped, so a tab left open does not count).
+    opened_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    saved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    active_seconds: float | None = None
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

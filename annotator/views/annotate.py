@@ -10,7 +10,7 @@ from annotator.panels.evidence import evidence_field, highlight_style, mark_mode
 from annotator.panels.similar import load_similar_panel, show_similar_panel
 from annotator.panels.why_wrong import show_why_wrong_panel
 from annotator.registry import ViewContext, view
-from db.models import Study
+from db.models import Study, utcnow
 from pipeline.annotation import (
     CONFIDENCE_KEY,
     CONFIDENCE_RANGE,
@@ -22,6 +22,7 @@ from pipeline.annotation import (
     STEPS_PER_PAGE,
     Codebook,
     Item,
+    ItemClock,
     annotation_history,
     annotator_queue,
     event_changes,
@@ -66,6 +67,18 @@ def _current_id(ctx: ViewContext) -> int | None:
 
 def _go_to(ctx: ViewContext, rid: int | None) -> None:
     st.session_state.setdefault(CURRENT, {})[ctx.study_id] = rid
+
+
+CLOCK = "dx_item_clock"  # (response_id, ItemClock) of the visit to the item on screen
+
+
+def _clock(rid: int) -> ItemClock:
+    """This visit's clock, moved on by the action that caused this run (a new visit starts the clock)."""
+    now = utcnow()
+    held = st.session_state.get(CLOCK)
+    clock = held[1].tick(now) if held and held[0] == rid else ItemClock.start(now)
+    st.session_state[CLOCK] = (rid, clock)
+    return clock
 
 
 def _moved_on(ctx: ViewContext, after: int | None, notice: str) -> None:
@@ -212,12 +225,14 @@ def _labels_panel(ctx: ViewContext, item: Item, codebook_id: int, codebook: Code
                         annotator_id=ctx.annotator_id,
                         labels=labels_from_state(state, codebook, flagged=kind == "flag"),
                         suggestion=suggestion,
+                        clock=_clock(item.response_id),
                     )
                 after = next_response_id(s, ctx.study_id, ctx.annotator_id, after=item.response_id)
         except DxTraceError as exc:
             state["lbl_error"] = exc
             return
         state.pop("lbl_error", None)
+        state.pop(CLOCK, None)
         state["lbl_notice"] = {"save": "Saved.", "flag": "Saved and flagged for discussion.", "skip": "Skipped."}[kind]
         _go_to(ctx, after)
 
@@ -283,6 +298,7 @@ def render(ctx: ViewContext) -> None:
         _go_to(ctx, None)
         st.rerun()
     _fill_form(item, codebook)
+    _clock(item.response_id)
     status = {"done": "labelled", "flagged": "flagged for discussion", "skipped": "skipped", "pending": "to do"}
     st.markdown(f"#### Item {item.position} of {mine.assigned} · {status.get(item.status, item.status)}")
 

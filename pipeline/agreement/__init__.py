@@ -44,6 +44,7 @@ from pipeline.agreement._settle import (
     METHODS,
     STATUS_AWAITING,
     STATUS_DISAGREEMENT,
+    STATUS_FLAGGED,
     Decision,
     Disagreement,
     RaterLabels,
@@ -52,6 +53,7 @@ from pipeline.agreement._settle import (
     decide,
     disagreements,
     final_labels_frame,
+    flagged_response_ids,
     get_disagreement,
     settle_final_labels,
     stored_modes,
@@ -84,6 +86,8 @@ def agreement_report(
 
 
 __all__ = [
+    "STATUS_FLAGGED",
+    "flagged_response_ids",
     "DEFAULT_ERROR_MODES",
     "DEFAULT_MIN_ITEMS",
     "DEFAULT_N_BOOT",

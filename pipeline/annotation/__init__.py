@@ -43,6 +43,7 @@ from pipeline.annotation._codebook import (
     load_codebook,
     parse_codebook,
 )
+from pipeline.annotation._flags import FlaggedItem, flagged_items
 from pipeline.annotation._labels import (
     AUDITED_FIELDS,
     CONFIDENCE_RANGE,
@@ -107,8 +108,15 @@ from pipeline.annotation._studies import (
     study_response_ids,
     update_study_settings,
 )
+from pipeline.annotation._timing import IDLE_CAP_S, ItemClock, record_time, time_per_annotator
 
 __all__ = [
+    "IDLE_CAP_S",
+    "ItemClock",
+    "record_time",
+    "time_per_annotator",
+    "FlaggedItem",
+    "flagged_items",
     "MARK_MODE_KEY",
     "evidence_text_key",
     "format_steps",

@@ -20,6 +20,7 @@ from db.models import (
 )
 from pipeline.annotation._codebook import Codebook, codebook_from_row, ensure_codebook
 from pipeline.annotation._steps import split_steps
+from pipeline.annotation._timing import ItemClock, record_time
 from pipeline.errors import DxTraceError, InputError, Problem
 
 SEVERITIES = ("minor", "moderate", "major", "critical")
@@ -182,11 +183,13 @@ def save_annotation(
     annotator_id: int,
     labels: AnnotationInput,
     suggestion: dict | None = None,
+    clock: ItemClock | None = None,
 ) -> Annotation:
     """Create or change this annotator's annotation of the response; every change goes into AnnotationEvent.
 
     suggestion: the label suggestion shown to the annotator while labelling, if any;
     it is stored and suggestion_shown stays true once a suggestion was ever shown.
+    clock: this visit's time on the item (opened, active seconds), added to the annotation's time.
     """
     _active_person(session, annotator_id)
     study = session.get(Study, study_id)
@@ -254,6 +257,9 @@ def save_annotation(
             )
         session.add(annotation)
 
+    if clock is not None:  # time is not an audited label: it changes no event
+        record_time(annotation, clock, now)
+        session.add(annotation)
     assignment.status = STATUS_FLAGGED if labels.flagged else STATUS_DONE
     assignment.updated_at = now
     session.add(assignment)

@@ -283,6 +283,9 @@ def collect_export(
                     "suggestion": ann.suggestion,
                     "created_at": ts(ann.created_at),
                     "updated_at": ts(ann.updated_at),
+                    "opened_at": ts(ann.opened_at),
+                    "saved_at": ts(ann.saved_at),
+                    "active_seconds": ann.active_seconds,
                     "events": sorted(
                         (
                             {

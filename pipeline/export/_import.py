@@ -550,8 +550,9 @@ def import_export(session: Session, path: Path | str, *, study_name: str | None 
                 flagged=a.get("flagged", False),
                 suggestion_shown=a.get("suggestion_shown", False),
                 suggestion=a.get("suggestion"),
+                active_seconds=a.get("active_seconds"),
             )
-            for stamp in ("created_at", "updated_at"):
+            for stamp in ("created_at", "updated_at", "opened_at", "saved_at"):
                 if a.get(stamp):
                     setattr(ann, stamp, parse_ts(a[stamp]))
             session.add(ann)

@@ -108,3 +108,27 @@ def test_evidence_marked_on_the_step_and_typed_exactly(sqlite_engine, make_app):
     assert not at.exception and not at.error
     [ann] = annotations_of(sqlite_engine, "ann1")
     assert ann.evidence == {"reasoning_drift": [8], "red_flag_failure": [2]} and ann.first_error_step == 8
+
+
+def test_lead_lands_on_the_overview_and_sees_flags_and_time(sqlite_engine, make_app):
+    from tests.annotator.conftest import assigned_world, first_item
+
+    w = assigned_world(sqlite_engine)
+    rid = first_item(sqlite_engine, w)
+    at = sign_in(make_app(sqlite_engine), "ann1")
+    at.checkbox(key="lbl_mode_reasoning_drift").check().run()
+    at.text_area(key="lbl_rationale").input("Not sure the codebook covers this.").run()
+    at.button(key="flag").click().run()
+    assert not at.exception and not at.error
+    [ann] = annotations_of(sqlite_engine, "ann1")
+    assert ann.response_id == rid and ann.flagged
+    assert ann.opened_at is not None and ann.saved_at is not None and ann.active_seconds is not None
+    lead = sign_in(make_app(sqlite_engine), "lead")  # no page asked for: a lead lands on the overview
+    assert lead.title[0].value.startswith("Study overview")
+    timing = next(d.value for d in lead.dataframe if "items timed" in d.value.columns)
+    assert list(timing["annotator"]) == ["ann1"] and int(timing["items timed"].iloc[0]) == 1
+    flags = sign_in(make_app(sqlite_engine, "flags"), "lead")
+    assert flags.title[0].value == "Flagged items"
+    table = flags.dataframe[0].value
+    assert list(table["note"]) == ["Not sure the codebook covers this."]
+    assert list(table["response"]) == [rid] and list(table["status"]) == ["open"]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 12:55:47.871681
+Create Date: 2026-12-01 03:43:24.483820
 """
 from typing import Sequence, Union
 
@@ -208,6 +208,9 @@ def upgrade() -> None:
     sa.Column('flagged', sa.Boolean(), nullable=False),
     sa.Column('suggestion_shown', sa.Boolean(), nullable=False),
     sa.Column('suggestion', sa.JSON(), nullable=True),
+    sa.Column('opened_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('saved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('active_seconds', sa.Float(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['annotator_id'], ['annotator.id'], ),
