@@ -84,6 +84,7 @@ from pipeline.annotation._pages import (
     toggle_step,
     trace_window,
 )
+from pipeline.annotation._pairs import ModelPair, PairCase, PairSide, model_pairs, pair_cases, pair_side
 from pipeline.annotation._queue import (
     Item,
     OtherLabels,
@@ -111,6 +112,12 @@ from pipeline.annotation._studies import (
 from pipeline.annotation._timing import IDLE_CAP_S, ItemClock, record_time, time_per_annotator
 
 __all__ = [
+    "ModelPair",
+    "PairCase",
+    "PairSide",
+    "model_pairs",
+    "pair_cases",
+    "pair_side",
     "IDLE_CAP_S",
     "ItemClock",
     "record_time",

@@ -132,3 +132,20 @@ def test_lead_lands_on_the_overview_and_sees_flags_and_time(sqlite_engine, make_
     table = flags.dataframe[0].value
     assert list(table["note"]) == ["Not sure the codebook covers this."]
     assert list(table["response"]) == [rid] and list(table["status"]) == ["open"]
+
+
+def test_pair_page_shows_both_models_on_one_case(sqlite_engine, make_app):
+    from tests.pipeline.annotation.test_pairs import build_pair
+
+    p = build_pair(sqlite_engine)
+    at = sign_in(make_app(sqlite_engine, "pair"), "lead")
+    assert at.title[0].value == "Pair side by side"
+    assert at.selectbox(key="pair_case_0").value == p["cases"][0]  # the discordant case first
+    assert [h.value for h in at.subheader] == ["Reasoner-8B", "Base-8B"]
+    shown = [t.value for t in at.text]
+    assert "Then I weigh anaemia." in shown and "1. Anaemia" in shown
+    assert any("Grade: wrong (exact)" in t and "Labels by ann1: Reasoning drift" in t for t in shown)
+    assert any(t.startswith("Grade: correct (exact)") and "No labels yet." in t for t in shown)
+    assert "No reasoning trace." in [c.value for c in at.caption]
+    annotator = sign_in(make_app(sqlite_engine, "pair"), "ann1")  # leads only
+    assert not annotator.title or annotator.title[0].value != "Pair side by side"
