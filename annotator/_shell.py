@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from annotator import _ui
+from annotator import _session_token, _ui
 from annotator.registry import ROLES_LEAD, View, ViewContext, views_for
 from db.models import ROLE_LEAD, Annotator, Study
 from pipeline.annotation import authenticate, progress, studies_for
@@ -38,18 +38,23 @@ def _sign_in_form(engine) -> None:
     st.session_state.pop(FAILED_KEY, None)
     st.session_state.pop("sign_in_password", None)
     st.session_state[USER_KEY] = person_id
+    _session_token.remember(engine, person_id)
     st.rerun()
 
 
 def sign_out() -> None:
+    _session_token.forget(_ui.engine())
     for key in list(st.session_state.keys()):
         del st.session_state[key]
 
 
 def _current_person(engine) -> Annotator | None:
     person_id = st.session_state.get(USER_KEY)
-    if person_id is None:
-        return None
+    if person_id is None:  # a new browser session: a valid session token signs the person in again
+        person_id = _session_token.person_from_cookie(engine)
+        if person_id is None:
+            return None
+        st.session_state[USER_KEY] = person_id
     with _ui.session(engine) as s:
         person = s.get(Annotator, person_id)
     if person is None or not person.active:  # deactivated while signed in
@@ -100,6 +105,7 @@ def main(default_slug: str | None = None) -> None:
     st.set_page_config(page_title="DxTrace annotation", layout="wide")
     engine = _ui.engine()
     person = _current_person(engine)
+    _session_token.write_cookie()
     if person is None:
         _sign_in_form(engine)
         return

@@ -167,6 +167,20 @@ class Annotator(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class SessionToken(SQLModel, table=True):
+    """A signed-in browser: a reload keeps the session while the token is valid (issue 16).
+
+    Only the SHA-256 of the random token is stored; sign-out, deactivation and a password
+    change revoke it, and it expires."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(index=True, unique=True)
+    annotator_id: int = Field(foreign_key="annotator.id", index=True)
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
 class Grade(SQLModel, table=True):
     """Whether a response contains the gold diagnosis. A clinician's grade wins."""
 

@@ -100,6 +100,7 @@ from pipeline.annotation._queue import (
     study_progress,
 )
 from pipeline.annotation._regrade import Regraded, WhyWrong, listed_diagnoses, mark_answer_correct, why_wrong
+from pipeline.annotation._sessions import SESSION_HOURS, issue_token, person_for_token, revoke_all, revoke_token
 from pipeline.annotation._steps import MAX_STEP_CHARS, n_pages, page_bounds, search_steps, split_steps
 from pipeline.annotation._studies import (
     count_responses,
@@ -112,6 +113,11 @@ from pipeline.annotation._studies import (
 from pipeline.annotation._timing import IDLE_CAP_S, ItemClock, record_time, time_per_annotator
 
 __all__ = [
+    "SESSION_HOURS",
+    "issue_token",
+    "person_for_token",
+    "revoke_all",
+    "revoke_token",
     "ModelPair",
     "PairCase",
     "PairSide",

@@ -95,3 +95,43 @@ def test_type_8_enter_is_step_8_and_a_click_marks_the_step(served, browser, size
         [ann] = s.exec(select(Annotation).where(Annotation.annotator_id == me.id)).all()
     assert ann.evidence == {"reasoning_drift": [2, 8]} and ann.first_error_step == 8
     page.close()
+
+
+def _signed_in(page) -> bool:
+    page.get_by_text("Study overview").or_(page.get_by_label("Username")).or_(
+        page.get_by_text("Reasoning trace ·")
+    ).first.wait_for(timeout=60_000)
+    wait_idle(page)
+    return page.get_by_label("Username").count() == 0
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1440, 900)])
+def test_reload_keeps_the_session_until_sign_out_or_deactivation(served, browser, size):
+    from pipeline.annotation import set_active
+
+    page = new_app_page(browser, viewport={"width": size[0], "height": size[1]})
+    page.goto(served["base"])
+    page.get_by_label("Username").fill("lead")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Study overview").wait_for(timeout=60_000)  # a lead lands on the overview
+    wait_idle(page)
+    page.reload()
+    assert _signed_in(page)
+    page.locator(".st-key-sign_out button").click()
+    page.get_by_label("Username").wait_for(timeout=30_000)
+    wait_idle(page)
+    page.reload()
+    assert not _signed_in(page)  # signed out: the token is revoked
+    # deactivation revokes the sessions of an account
+    page.get_by_label("Username").fill("ann1" if size[0] == 1280 else "ann2")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.get_by_text("Reasoning trace ·").wait_for(timeout=60_000)
+    page.reload()
+    assert _signed_in(page)
+    with session_scope(served["engine"]) as s:
+        set_active(s, "ann1" if size[0] == 1280 else "ann2", False)
+    page.reload()
+    assert not _signed_in(page)
+    page.close()

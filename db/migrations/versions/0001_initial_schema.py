@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 03:43:24.483820
+Create Date: 2026-12-01 03:51:20.039305
 """
 from typing import Sequence, Union
 
@@ -80,6 +80,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_case_case_set_id'), ['case_set_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_incidence'), ['incidence'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_specialty'), ['specialty'], unique=False)
+
+    op.create_table('sessiontoken',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('annotator_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['annotator_id'], ['annotator.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('sessiontoken', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sessiontoken_annotator_id'), ['annotator_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sessiontoken_token_hash'), ['token_hash'], unique=True)
 
     op.create_table('study',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -403,6 +417,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_study_name'))
 
     op.drop_table('study')
+    with op.batch_alter_table('sessiontoken', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sessiontoken_token_hash'))
+        batch_op.drop_index(batch_op.f('ix_sessiontoken_annotator_id'))
+
+    op.drop_table('sessiontoken')
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_specialty'))
         batch_op.drop_index(batch_op.f('ix_case_incidence'))
