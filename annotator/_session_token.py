@@ -20,9 +20,10 @@ TOKEN_KEY = "dx_session_token"
 
 def _cookie_token() -> str | None:
     try:
-        return st.context.cookies.get(COOKIE)
-    except Exception:  # noqa: BLE001 - no request context (bare mode): no cookie
+        value = st.context.cookies.get(COOKIE)
+    except Exception:  # noqa: BLE001 - no request context (bare mode, AppTest): no cookie
         return None
+    return value if isinstance(value, str) else None
 
 
 def person_from_cookie(engine) -> int | None:

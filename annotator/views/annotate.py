@@ -7,6 +7,7 @@ import streamlit as st
 from annotator import _ui
 from annotator.panels.answer_only import show_answer_only_panel
 from annotator.panels.evidence import evidence_field, highlight_style, mark_mode_picker, show_step
+from annotator.panels.instruction import show_task_instruction
 from annotator.panels.similar import load_similar_panel, show_similar_panel
 from annotator.panels.why_wrong import show_why_wrong_panel
 from annotator.registry import ViewContext, view
@@ -301,6 +302,7 @@ def render(ctx: ViewContext) -> None:
     _clock(item.response_id)
     status = {"done": "labelled", "flagged": "flagged for discussion", "skipped": "skipped", "pending": "to do"}
     st.markdown(f"#### Item {item.position} of {mine.assigned} · {status.get(item.status, item.status)}")
+    show_task_instruction(codebook)
 
     left, right = st.columns([3, 2], gap="large")
     with left:

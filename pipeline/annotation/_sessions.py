@@ -44,7 +44,7 @@ def issue_token(
 
 def person_for_token(session: Session, token: str | None, *, now: datetime | None = None) -> Annotator | None:
     """The active person a valid token belongs to; None if unknown, expired, revoked or deactivated."""
-    if not token or len(token) > 200:
+    if not isinstance(token, str) or not token or len(token) > 200:
         return None
     row = session.exec(select(SessionToken).where(SessionToken.token_hash == _hash(token))).first()
     if row is None or row.revoked_at is not None or _aware(row.expires_at) <= (now or utcnow()):

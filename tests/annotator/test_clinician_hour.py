@@ -149,3 +149,18 @@ def test_pair_page_shows_both_models_on_one_case(sqlite_engine, make_app):
     assert "No reasoning trace." in [c.value for c in at.caption]
     annotator = sign_in(make_app(sqlite_engine, "pair"), "ann1")  # leads only
     assert not annotator.title or annotator.title[0].value != "Pair side by side"
+
+
+def test_task_instruction_until_dismissed(sqlite_engine, make_app):
+    from tests.annotator.conftest import assigned_world
+
+    assigned_world(sqlite_engine)
+    at = sign_in(make_app(sqlite_engine), "ann1")
+    shown = [m.value for m in at.markdown if str(m.value).startswith("**Your task**")]
+    assert shown and "Judge its reasoning trace" in shown[0] and "Reasoning drift" in shown[0]
+    at.button(key="dismiss_instruction").click().run()
+    assert not [m for m in at.markdown if str(m.value).startswith("**Your task**")]
+    at.checkbox(key="lbl_mode_reasoning_drift").check().run()
+    at.button(key="save").click().run()
+    assert "#### Item 2 of 74 · to do" in [m.value for m in at.markdown]
+    assert not [m for m in at.markdown if str(m.value).startswith("**Your task**")]  # stays dismissed
