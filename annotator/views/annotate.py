@@ -33,6 +33,7 @@ from pipeline.annotation import (
     load_item,
     mode_key,
     next_response_id,
+    previous_in_queue,
     progress,
     queue_label,
     save_annotation,
@@ -48,9 +49,12 @@ TRACE_PAGE = "trace_page"
 TRACE_QUERY = "trace_query"
 SHORTCUTS = [
     ("1–5", "tick an error mode"),
+    ("7 8 9 0", "severity minor · moderate · major · critical"),
+    ("Alt+1–5", "confidence"),
     ("Ctrl+Enter", "save & next"),
     ("S", "skip"),
     ("F", "flag for discussion"),
+    ("B", "previous item"),
     ("/", "search the trace"),
     ("N / P", "next / previous page of steps"),
 ]
@@ -123,6 +127,17 @@ def _queue_picker(ctx: ViewContext, rid: int | None) -> None:
         on_change=pick,
         placeholder="Choose an item to review or change",
         help="✓ done · ⚑ flagged · ↷ skipped · ○ to do",
+    )
+
+
+def _previous_button(ctx: ViewContext, rid: int | None) -> None:
+    with _ui.session(ctx.engine) as s:
+        before = previous_in_queue(annotator_queue(s, ctx.study_id, ctx.annotator_id), rid)
+    st.button(
+        "◀ Previous item (B)",
+        key="prev_item",
+        disabled=before is None,
+        on_click=lambda: _go_to(ctx, before),
     )
 
 
@@ -285,6 +300,7 @@ def render(ctx: ViewContext) -> None:
     rid = _current_id(ctx)
     with top[1]:
         _queue_picker(ctx, rid)
+        _previous_button(ctx, rid)
     notice = st.session_state.pop("lbl_notice", None)
     if notice:
         st.toast(notice)
@@ -330,5 +346,8 @@ def render(ctx: ViewContext) -> None:
         _others(item, codebook)
     bindings = {str(i): mode_key(m.code) for i, m in enumerate(codebook.error_modes, 1) if i <= 9}
     bindings.update({"ctrl+enter": "save", "s": "skip", "f": "flag", "/": TRACE_QUERY})
-    bindings.update({"n": "trace_next", "p": "trace_prev"})
+    bindings.update({"n": "trace_next", "p": "trace_prev", "b": "prev_item"})
+    bindings.update({k: f"{SEVERITY_KEY}#{i}" for i, k in enumerate("7890"[: len(SEVERITIES)])})
+    lo, hi = CONFIDENCE_RANGE
+    bindings.update({f"alt+{v}": f"{CONFIDENCE_KEY}#{v - lo}" for v in range(lo, hi + 1) if v <= 9})
     _ui.keyboard_shortcuts(bindings)

@@ -79,6 +79,7 @@ from pipeline.annotation._pages import (
     page_of_step,
     parse_id_list,
     parse_steps,
+    previous_in_queue,
     queue_label,
     step_marks,
     toggle_step,
@@ -113,6 +114,7 @@ from pipeline.annotation._studies import (
 from pipeline.annotation._timing import IDLE_CAP_S, ItemClock, record_time, time_per_annotator
 
 __all__ = [
+    "previous_in_queue",
     "SESSION_HOURS",
     "issue_token",
     "person_for_token",

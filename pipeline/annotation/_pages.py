@@ -154,6 +154,15 @@ def page_of_step(step: int, per_page: int = STEPS_PER_PAGE) -> int:
     return (step - 1) // per_page + 1
 
 
+def previous_in_queue(queue: list[QueueItem], response_id: int | None) -> int | None:
+    """The item before this one in the annotator's own order (None for the first, or if not in the queue)."""
+    ids = [q.response_id for q in queue]
+    if response_id not in ids:
+        return ids[-1] if ids and response_id is None else None
+    i = ids.index(response_id)
+    return ids[i - 1] if i > 0 else None
+
+
 def queue_label(item: QueueItem) -> str:
     return f"{item.position:>4}  {STATUS_MARK.get(item.status, '?')} {item.status}"
 

@@ -97,6 +97,32 @@ def test_type_8_enter_is_step_8_and_a_click_marks_the_step(served, browser, size
     page.close()
 
 
+@pytest.mark.parametrize("size", [(1280, 720), (1440, 900)])
+def test_severity_confidence_and_previous_item_by_keyboard(served, browser, size):
+    page = new_app_page(browser, viewport={"width": size[0], "height": size[1]})
+    page.goto(served["base"])
+    page.get_by_label("Username").fill("ann1" if size[0] == 1280 else "ann2")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.get_by_text("Item 2 of 74 · to do").wait_for(timeout=60_000)  # item 1 was labelled above
+    page.wait_for_function("window.__dxShortcuts === true")
+    wait_idle(page)
+    expect(page.get_by_text("7 8 9 0 severity", exact=False).first).to_be_visible()  # the keys are shown
+    page.get_by_text("Item 2 of 74 · to do").click()
+    page.keyboard.press("1")
+    page.locator(".st-key-lbl_evtext_reasoning_drift").wait_for()
+    wait_idle(page)
+    page.keyboard.press("9")
+    expect(page.locator(".st-key-lbl_severity input[type='radio']").nth(2)).to_be_checked(timeout=30_000)
+    wait_idle(page)
+    page.keyboard.press("Alt+4")
+    expect(page.locator(".st-key-lbl_confidence input[type='radio']").nth(3)).to_be_checked(timeout=30_000)
+    wait_idle(page)
+    page.keyboard.press("b")
+    page.get_by_text("Item 1 of 74 · labelled").wait_for(timeout=30_000)
+    page.close()
+
+
 def _signed_in(page) -> bool:
     page.get_by_text("Study overview").or_(page.get_by_label("Username")).or_(
         page.get_by_text("Reasoning trace ·")
