@@ -8,6 +8,7 @@ from annotator import _ui
 from annotator.panels.answer_only import show_answer_only_panel
 from annotator.panels.evidence import evidence_field, highlight_style, mark_mode_picker, show_step
 from annotator.panels.instruction import show_task_instruction
+from annotator.panels.layout import sticky_labels
 from annotator.panels.similar import load_similar_panel, show_similar_panel
 from annotator.panels.why_wrong import show_why_wrong_panel
 from annotator.registry import ViewContext, view
@@ -147,7 +148,7 @@ def _case_panel(item: Item) -> None:
     if item.model_name:
         facts.append(f"model {item.model_name}")
     st.caption(" · ".join(facts))
-    with st.container(height=280 if len(item.vignette) > 900 else "content", key="vignette"):
+    with st.container(key="vignette"):  # the whole vignette: the page scrolls, the labels stay in view
         _ui.show_text(item.vignette)
     st.markdown("**Gold diagnosis**")
     _ui.show_text(item.gold_diagnosis)
@@ -185,7 +186,7 @@ def _trace_panel(item: Item, codebook: Codebook) -> None:
     if nav[2].button("Next ▶", key="trace_next", disabled=window.page >= window.n_pages, width="stretch"):
         st.session_state[TRACE_PAGE] = window.page + 1
         st.rerun()
-    with st.container(height=720, border=True, key="trace_steps"):
+    with st.container(border=True, key="trace_steps"):
         highlight_style()
         for n in window.numbers:
             show_step(item, n, codebook)
@@ -321,6 +322,7 @@ def render(ctx: ViewContext) -> None:
     show_task_instruction(codebook)
 
     left, right = st.columns([3, 2], gap="large")
+    right = sticky_labels(right)
     with left:
         _case_panel(item)
         show_why_wrong_panel(ctx, item.response_id, lambda after, notice: _moved_on(ctx, after, notice))

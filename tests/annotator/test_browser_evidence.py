@@ -123,6 +123,27 @@ def test_severity_confidence_and_previous_item_by_keyboard(served, browser, size
     page.close()
 
 
+@pytest.mark.parametrize("size", [(1280, 720), (1440, 900)])
+def test_labels_stay_in_view_while_the_trace_scrolls(served, browser, size):
+    page = new_app_page(browser, viewport={"width": size[0], "height": size[1]})
+    page.goto(served["base"])
+    page.get_by_label("Username").fill("ann1" if size[0] == 1280 else "ann2")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.get_by_text("Reasoning trace ·").wait_for(timeout=60_000)
+    wait_idle(page)
+    step = page.locator(".st-key-step_15")  # well down the trace (the item has 20 or more steps)
+    step.scroll_into_view_if_needed()
+    wait_idle(page)
+    expect(step).to_be_in_viewport()
+    assert page.evaluate("document.querySelector('[data-testid=stMain]').scrollTop") > 1000  # the page scrolled
+    expect(page.locator(".st-key-lbl_mode_reasoning_drift")).to_be_in_viewport()  # labels still in view
+    # the vignette is not cut to a fixed-height box: its full text is in the page's flow
+    box = page.locator(".st-key-vignette").bounding_box()
+    assert box is not None and page.locator(".st-key-vignette").evaluate("e => e.scrollHeight <= e.clientHeight + 1")
+    page.close()
+
+
 def _signed_in(page) -> bool:
     page.get_by_text("Study overview").or_(page.get_by_label("Username")).or_(
         page.get_by_text("Reasoning trace ·")
