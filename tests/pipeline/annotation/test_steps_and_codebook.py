@@ -157,3 +157,13 @@ def test_step_marks_name_the_modes_a_step_shows():
     assert step_marks(state, cb, 8) == [cb.name_of("reasoning_drift"), "first error"]
     assert step_marks(state, cb, 3) == [cb.name_of("reasoning_drift")]
     assert step_marks(state, cb, 18) == []
+
+
+def test_previous_in_queue():
+    from pipeline.annotation import QueueItem, previous_in_queue
+
+    queue = [QueueItem(1, 30, "done"), QueueItem(2, 10, "pending"), QueueItem(3, 20, "pending")]
+    assert previous_in_queue(queue, 20) == 10 and previous_in_queue(queue, 10) == 30
+    assert previous_in_queue(queue, 30) is None  # the first item has none
+    assert previous_in_queue(queue, None) == 20  # all done: back to the last one
+    assert previous_in_queue(queue, 99) is None and previous_in_queue([], None) is None
