@@ -7,10 +7,10 @@ import time
 import streamlit as st
 from sqlalchemy.exc import DatabaseError
 
-from annotator import _ui
+from annotator import _session_token, _ui
 from annotator.registry import ROLES_LEAD, View, ViewContext, views_for
 from db.migrate import SchemaTooNew
-from db.models import Annotator, Study
+from db.models import ROLE_LEAD, Annotator, Study
 from pipeline.annotation import MAX_FAILED_SIGN_INS, authenticate, progress, studies_for
 
 USER_KEY = "dx_user_id"
@@ -44,18 +44,23 @@ def _sign_in_form(engine) -> None:
     st.session_state.pop(FAILED_KEY, None)
     st.session_state.pop("sign_in_password", None)
     st.session_state[USER_KEY] = person_id
+    _session_token.remember(engine, person_id)
     st.rerun()
 
 
 def sign_out() -> None:
+    _session_token.forget(_ui.engine())
     for key in list(st.session_state.keys()):
         del st.session_state[key]
 
 
 def _current_person(engine) -> Annotator | None:
     person_id = st.session_state.get(USER_KEY)
-    if person_id is None:
-        return None
+    if person_id is None:  # a new browser session: a valid session token signs the person in again
+        person_id = _session_token.person_from_cookie(engine)
+        if person_id is None:
+            return None
+        st.session_state[USER_KEY] = person_id
     with _ui.session(engine) as s:
         person = s.get(Annotator, person_id)
     if person is None or not person.active:  # deactivated while signed in
@@ -92,6 +97,14 @@ def _page(v: View, ctx: ViewContext):
     return render
 
 
+def landing_slug(role: str, views: list[View]) -> str | None:
+    """The page a person lands on: a lead on the study overview, an annotator on their first page."""
+    slugs = [v.slug for v in views]
+    if role == ROLE_LEAD and "overview" in slugs:
+        return "overview"
+    return slugs[0] if slugs else None
+
+
 def main(default_slug: str | None = None) -> None:
     """Run the app. default_slug picks the page shown first (tests use it; people use the sidebar)."""
     # No page_icon: Streamlit fetches a material-symbol favicon from the internet, and nothing may leave the machine.
@@ -102,6 +115,7 @@ def main(default_slug: str | None = None) -> None:
         st.error(f"Cannot open the study database: {exc}")
         return
     person = _current_person(engine)
+    _session_token.write_cookie()
     if person is None:
         _sign_in_form(engine)
         return
@@ -126,7 +140,7 @@ def main(default_slug: str | None = None) -> None:
         st.button("Sign out", key="sign_out", on_click=sign_out)
 
     views = views_for(person.role)
-    slug = default_slug if default_slug in {v.slug for v in views} else (views[0].slug if views else None)
+    slug = default_slug if default_slug in {v.slug for v in views} else landing_slug(person.role, views)
     sections: dict[str, list] = {}
     for v in views:
         section = "Study lead" if v.roles == ROLES_LEAD else "Labelling"

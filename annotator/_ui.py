@@ -77,7 +77,8 @@ def progress_bar(p: Progress, *, where=st) -> None:
 
 
 def keyboard_shortcuts(bindings: dict[str, str]) -> None:
-    """Bind keys to elements by their widget key: {"ctrl+enter": "save", "1": "mode_reasoning_drift"}.
+    """Bind keys to elements by their widget key: {"ctrl+enter": "save", "1": "mode_reasoning_drift"};
+    "key#n" picks the n-th option (from 0) of a radio group: {"8": "lbl_severity#1"}.
 
     A plain key (no ctrl/alt/meta) is ignored while the person types in a field, so
     typing a rationale never toggles a label; a key with ctrl or meta works everywhere.
@@ -106,7 +107,7 @@ if (!win.__dxShortcuts) {
     const plain = !(e.ctrlKey || e.metaKey || e.altKey);
     if (plain && typing(doc.activeElement)) return;
     e.preventDefault();
-    const box = doc.querySelector('.st-key-' + target);
+    const box = doc.querySelector('.st-key-' + target.split('#')[0]);
     const input = box && box.querySelector('input[type="text"], textarea');
     if (input) { input.focus(); return; }
     // Let a text field being edited hand its value to Streamlit, then wait until the app is idle (no
@@ -122,9 +123,12 @@ if (!win.__dxShortcuts) {
     const tryClick = () => {
       if ((!busy() && Date.now() - last >= 120) || Date.now() - started > 5000) {
         watch.disconnect();
-        const live = doc.querySelector('.st-key-' + target);
+        // "key#n": the n-th option (from 0) of a radio group, e.g. a severity.
+        const [name, nth] = target.split('#');
+        const live = doc.querySelector('.st-key-' + name);
+        const option = nth !== undefined && live && live.querySelectorAll('input[type="radio"]')[Number(nth)];
         // A checkbox takes a click on its input (its label ignores synthetic clicks; its help icon is a button).
-        const el = live && (live.querySelector('input[type="checkbox"], input[type="radio"]') || live.querySelector('button'));
+        const el = option || (live && (live.querySelector('input[type="checkbox"], input[type="radio"]') || live.querySelector('button')));
         if (el && !el.disabled) el.click();
       } else {
         setTimeout(tryClick, 40);

@@ -157,11 +157,11 @@ def bench_browser(url: str, repeats: int) -> list[str]:
             page.wait_for_function("window.__dxShortcuts === true")
             page.keyboard.press("1")
             try:
-                page.locator(".st-key-lbl_ev_reasoning_drift").wait_for(timeout=15_000)
+                page.locator(".st-key-lbl_evtext_reasoning_drift").wait_for(timeout=15_000)
             except Exception:  # lost: press again
                 lost += 1
                 page.keyboard.press("1")
-                page.locator(".st-key-lbl_ev_reasoning_drift").wait_for(timeout=60_000)
+                page.locator(".st-key-lbl_evtext_reasoning_drift").wait_for(timeout=60_000)
             t0 = time.perf_counter()
             page.keyboard.press("Control+Enter")
             try:

@@ -173,6 +173,20 @@ class Annotator(SQLModel, table=True):
     locked_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
+class SessionToken(SQLModel, table=True):
+    """A signed-in browser: a reload keeps the session while the token is valid (issue 16).
+
+    Only the SHA-256 of the random token is stored; sign-out, deactivation and a password
+    change revoke it, and it expires."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(index=True, unique=True)
+    annotator_id: int = Field(foreign_key="annotator.id", index=True)
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
 class Grade(SQLModel, table=True):
     """Whether a response contains the gold diagnosis. A clinician's grade wins."""
 
@@ -239,6 +253,11 @@ class Annotation(SQLModel, table=True):
     suggestion: dict | None = _json()  # what was suggested, if shown
     signals_shown: bool | None = None  # were automatic error signals on screen (None: made before they existed)
     signals: dict | None = _json()  # the signals shown, if any: {signal name: [step numbers]}
+    # Time spent (issue 16): first opened, last saved, and active seconds summed over every visit
+    # (gaps between the annotator's actions, each capped, so a tab left open does not count).
+    opened_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    saved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    active_seconds: float | None = None
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

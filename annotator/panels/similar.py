@@ -48,8 +48,8 @@ def similar_panel(session, ctx: ViewContext, response_id: int, *, n: int = 5) ->
         raise DxTraceError(f"no study with id {ctx.study_id}")
     show_labels = bool(study.show_suggestions)
     similar = similar_responses(session, study.id, response_id, n=n)
-    if not show_labels:
-        similar = [replace(s, error_modes=None) for s in similar]
+    if not show_labels:  # suggestions off: nothing about other responses' grades or labels
+        similar = [replace(s, error_modes=None, correct=None) for s in similar]
     suggestion = suggest_labels(session, study.id, response_id) if show_labels else None
     _, codebook = study_codebook(session, study)
     names = {m.code: m.name for m in codebook.error_modes}

@@ -77,19 +77,23 @@ def render(ctx: ViewContext) -> None:
         with _ui.session(ctx.engine) as s:
             st.session_state["adj_settled"] = settle_final_labels(s, ctx.study_id).summary()
     if st.session_state.get("adj_settled"):
-        st.success(st.session_state["adj_settled"])
+        st.success(_ui.md(st.session_state["adj_settled"]))
+    decided = st.session_state.pop("adj_notice", None)
+    if decided:
+        st.success(_ui.md_line(decided))
     review = st.toggle("Also review settled responses (majority and adjudicated)", key="adj_review")
     with _ui.session(ctx.engine) as s:
         study = s.get(Study, ctx.study_id)
         _, codebook = study_codebook(s, study)
         queue = disagreements(s, ctx.study_id, include_settled=review)
+        waiting = queue if not review else disagreements(s, ctx.study_id)
         counts = _method_counts(s, ctx.study_id)
     names = {m.code: m.name for m in codebook.error_modes}
     cols = st.columns(4)
     cols[0].metric("Unanimous", counts.get("unanimous", 0))
     cols[1].metric("Majority", counts.get("majority", 0))
     cols[2].metric("Adjudicated", counts.get("adjudicated", 0))
-    cols[3].metric("Waiting", sum(1 for d in queue if d.decision.status == "disagreement" and d.final_method is None))
+    cols[3].metric("Waiting", len(waiting))
     if not queue:
         st.info("Nothing waiting for adjudication. Press 'Settle agreements' after annotators have labelled items.")
         return
@@ -164,10 +168,14 @@ def render(ctx: ViewContext) -> None:
                     first_error_step=int(step) or None,
                     rationale=rationale,
                 )
-            chosen = ", ".join(names.get(c, c) for c in final.error_modes)
-            st.success(f"Response {final.response_id}: {_ui.md_line(chosen)}")
         except DxTraceError as exc:
             _ui.show_error(exc)
+            return
+        # The counters and the queue are read again, and the next response is shown.
+        labels = ", ".join(names.get(c, c) for c in final.error_modes)
+        st.session_state["adj_notice"] = f"Response {final.response_id}: {labels}"
+        st.session_state.pop("adj_pick", None)
+        st.rerun()
 
 
 def _by_id(queue: list[Disagreement], response_id: int) -> Disagreement:

@@ -6,9 +6,14 @@ import streamlit as st
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from annotator import _ui
+from annotator.panels.answer_only import show_answer_only_panel
+from annotator.panels.evidence import evidence_field, highlight_style, mark_mode_picker, show_step
+from annotator.panels.instruction import show_task_instruction
+from annotator.panels.layout import sticky_labels
 from annotator.panels.similar import load_similar_panel, show_similar_panel
+from annotator.panels.why_wrong import show_why_wrong_panel
 from annotator.registry import ViewContext, view
-from db.models import Study
+from db.models import Study, utcnow
 from pipeline.annotation import (
     CONFIDENCE_KEY,
     CONFIDENCE_RANGE,
@@ -20,16 +25,17 @@ from pipeline.annotation import (
     STEPS_PER_PAGE,
     Codebook,
     Item,
+    ItemClock,
     annotation_history,
     annotator_queue,
     event_changes,
-    evidence_key,
     form_state,
     labels_from_annotation,
     labels_from_state,
     load_item,
     mode_key,
     next_response_id,
+    previous_in_queue,
     progress,
     queue_label,
     save_annotation,
@@ -46,9 +52,12 @@ TRACE_PAGE = "trace_page"
 TRACE_QUERY = "trace_query"
 SHORTCUTS = [
     ("1–5", "tick an error mode"),
+    ("7 8 9 0", "severity minor · moderate · major · critical"),
+    ("Alt+1–5", "confidence"),
     ("Ctrl+Enter", "save & next"),
     ("S", "skip"),
     ("F", "flag for discussion"),
+    ("B", "previous item"),
     ("/", "search the trace"),
     ("N / P", "next / previous page of steps"),
 ]
@@ -66,6 +75,23 @@ def _current_id(ctx: ViewContext) -> int | None:
 
 def _go_to(ctx: ViewContext, rid: int | None) -> None:
     st.session_state.setdefault(CURRENT, {})[ctx.study_id] = rid
+
+
+CLOCK = "dx_item_clock"  # (response_id, ItemClock) of the visit to the item on screen
+
+
+def _clock(rid: int) -> ItemClock:
+    """This visit's clock, moved on by the action that caused this run (a new visit starts the clock)."""
+    now = utcnow()
+    held = st.session_state.get(CLOCK)
+    clock = held[1].tick(now) if held and held[0] == rid else ItemClock.start(now)
+    st.session_state[CLOCK] = (rid, clock)
+    return clock
+
+
+def _moved_on(ctx: ViewContext, after: int | None, notice: str) -> None:
+    st.session_state["lbl_notice"] = notice
+    _go_to(ctx, after)
 
 
 def _fill_form(item: Item, codebook: Codebook) -> None:
@@ -107,13 +133,24 @@ def _queue_picker(ctx: ViewContext, rid: int | None) -> None:
     )
 
 
+def _previous_button(ctx: ViewContext, rid: int | None) -> None:
+    with _ui.session(ctx.engine) as s:
+        before = previous_in_queue(annotator_queue(s, ctx.study_id, ctx.annotator_id), rid)
+    st.button(
+        "◀ Previous item (B)",
+        key="prev_item",
+        disabled=before is None,
+        on_click=lambda: _go_to(ctx, before),
+    )
+
+
 def _case_panel(item: Item) -> None:
     st.subheader("Case")
     facts = [f for f in (item.specialty, item.incidence, f"case {item.case_key}") if f]
     if item.model_name:
         facts.append(f"model {item.model_name}")
     st.caption(" · ".join(_ui.md_line(f) for f in facts))
-    with st.container(height=280 if len(item.vignette) > 900 else "content", key="vignette"):
+    with st.container(key="vignette"):  # the whole vignette: the page scrolls, the labels stay in view
         _ui.show_markdown(item.vignette)
     st.markdown("**Gold diagnosis**")
     _ui.show_text(item.gold_diagnosis)
@@ -141,16 +178,16 @@ def _signals_box(on_screen: SignalsOnScreen) -> None:
     with st.container(border=True, key="signals_box"):
         st.markdown("**Automatic signals** · evidence to weigh, not labels: decide from the trace")
         for i, sig in enumerate(on_screen.signals):
-            st.markdown(f":orange[◆] **{sig.title}**: {sig.why}")
+            st.markdown(f":orange[◆] **{_ui.md_line(sig.title)}**: {_ui.md_line(sig.why)}")
             for q in sig.case_quotes:
-                st.caption(f"Case: “{q}”")
+                st.caption(f"Case: “{_ui.md_line(q)}”")
             if sig.steps:
                 cols = st.columns(min(6, len(sig.steps)))
                 for j, step in enumerate(sig.steps[:6]):
                     cols[j].button(f"Step {step}", key=f"sig_jump_{i}_{step}", on_click=_jump_to, args=(step,))
 
 
-def _trace_panel(item: Item, on_screen: SignalsOnScreen) -> None:
+def _trace_panel(item: Item, codebook: Codebook, on_screen: SignalsOnScreen) -> None:
     st.subheader(f"Reasoning trace · {item.n_steps} steps")
     if not item.steps:
         st.info("This response has no reasoning trace.")
@@ -175,13 +212,15 @@ def _trace_panel(item: Item, on_screen: SignalsOnScreen) -> None:
     if nav[2].button("Next ▶", key="trace_next", disabled=window.page >= window.n_pages, width="stretch"):
         st.session_state[TRACE_PAGE] = window.page + 1
         st.rerun()
-    with st.container(height=720, border=True, key="trace_steps"):
+    with st.container(border=True, key="trace_steps"):
+        highlight_style()
         for n in window.numbers:
             marks = flagged.get(n, [])
-            st.markdown(f"**Step {n}**" + "".join(f" · :orange[◆ {m.title}]" for m in marks))
+            if marks:
+                st.markdown("".join(f":orange[◆ {_ui.md_line(m.title)}] " for m in marks))
             for q in {q for m in marks for q in m.step_quotes.get(n, ())}:
-                st.caption(f"◆ “{q}”")
-            _ui.show_text(item.steps[n - 1])
+                st.caption(f"◆ “{_ui.md_line(q)}”")
+            show_step(item, n, codebook)
 
 
 # Neither panel is an st.fragment: a click that arrives while a fragment reruns can be dropped, and a
@@ -191,8 +230,6 @@ def _labels_panel(
 ) -> None:
     st.subheader("Labels")
     state = st.session_state
-    steps = list(range(1, item.n_steps + 1))
-    step_label = lambda n: f"Step {n}"  # noqa: E731
     for i, mode in enumerate(codebook.error_modes, 1):
         st.checkbox(
             f"{i} · {_ui.md_line(mode.name)}",
@@ -202,23 +239,20 @@ def _labels_panel(
         if state.get(mode_key(mode.code)):
             if mode.needs_description:
                 st.text_input("Describe the error", key=OTHER_KEY, max_chars=500)
-            if not mode.exclusive and steps:
-                st.multiselect(
-                    f"Evidence steps for {_ui.md_line(mode.name.lower())}",
-                    options=steps,
-                    format_func=step_label,
-                    key=evidence_key(mode.code),
-                    placeholder="steps that show it",
-                )
+            if not mode.exclusive:
+                evidence_field(mode.code, mode.name, item.n_steps)
+    mark_mode_picker(codebook)
     no_error = any(state.get(mode_key(m.code)) for m in codebook.error_modes if m.exclusive)
-    st.selectbox(
+    # A number, not a filtering drop-down: typing 8 then Enter is step 8, never "steps 8 and 18".
+    st.number_input(
         "First erroneous step",
-        options=steps,
-        format_func=step_label,
+        min_value=1,
+        max_value=item.n_steps,
+        value=None,
+        step=1,
         key=FIRST_STEP_KEY,
-        index=None,
-        placeholder="choose a step",
-        disabled=no_error or not steps,
+        placeholder="type a step number, or click 'first error' on a step",
+        disabled=no_error,
     )
     st.radio("Severity", options=list(SEVERITIES), key=SEVERITY_KEY, horizontal=True, index=None, disabled=no_error)
     lo, hi = CONFIDENCE_RANGE
@@ -247,6 +281,7 @@ def _labels_panel(
                         suggestion=suggestion,
                         signals=signals,
                         signals_shown=signals is not None,
+                        clock=_clock(item.response_id),
                     )
                 after = next_response_id(s, ctx.study_id, ctx.annotator_id, after=item.response_id)
         except DxTraceError as exc:
@@ -259,6 +294,7 @@ def _labels_panel(
             )
             return
         state.pop("lbl_error", None)
+        state.pop(CLOCK, None)
         state["lbl_notice"] = {"save": "Saved.", "flag": "Saved and flagged for discussion.", "skip": "Skipped."}[kind]
         _go_to(ctx, after)
 
@@ -310,6 +346,7 @@ def render(ctx: ViewContext) -> None:
     rid = _current_id(ctx)
     with top[1]:
         _queue_picker(ctx, rid)
+        _previous_button(ctx, rid)
     notice = st.session_state.pop("lbl_notice", None)
     if notice:
         st.toast(notice)
@@ -324,15 +361,24 @@ def render(ctx: ViewContext) -> None:
         _go_to(ctx, None)
         st.rerun()
     _fill_form(item, codebook)
+    _clock(item.response_id)
     status = {"done": "labelled", "flagged": "flagged for discussion", "skipped": "skipped", "pending": "to do"}
     st.markdown(f"#### Item {item.position} of {mine.assigned} · {status.get(item.status, item.status)}")
+    show_task_instruction(codebook)
 
     with _ui.session(ctx.engine) as s:
         on_screen = signals_on_screen(s, ctx.study_id, item.response_id)
     left, right = st.columns([3, 2], gap="large")
+    right = sticky_labels(right)
     with left:
         _case_panel(item)
-        _trace_panel(item, on_screen)
+        show_why_wrong_panel(ctx, item.response_id, lambda after, notice: _moved_on(ctx, after, notice))
+        _trace_panel(item, codebook, on_screen)
+    if not item.steps:  # nothing to judge for reasoning error modes: no modes, no similar traces
+        with right:
+            show_answer_only_panel(ctx, item, lambda after, notice: _moved_on(ctx, after, notice))
+        _ui.keyboard_shortcuts({"s": "skip", "f": "flag"})
+        return
     # Computed before the labels so that Save records exactly what the panel shows; drawn after them so
     # the labels stay at the top of the column.
     similar = load_similar_panel(ctx, item.response_id)
@@ -350,5 +396,8 @@ def render(ctx: ViewContext) -> None:
         _others(item, codebook)
     bindings = {str(i): mode_key(m.code) for i, m in enumerate(codebook.error_modes, 1) if i <= 9}
     bindings.update({"ctrl+enter": "save", "s": "skip", "f": "flag", "/": TRACE_QUERY})
-    bindings.update({"n": "trace_next", "p": "trace_prev"})
+    bindings.update({"n": "trace_next", "p": "trace_prev", "b": "prev_item"})
+    bindings.update({k: f"{SEVERITY_KEY}#{i}" for i, k in enumerate("7890"[: len(SEVERITIES)])})
+    lo, hi = CONFIDENCE_RANGE
+    bindings.update({f"alt+{v}": f"{CONFIDENCE_KEY}#{v - lo}" for v in range(lo, hi + 1) if v <= 9})
     _ui.keyboard_shortcuts(bindings)

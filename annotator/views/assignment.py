@@ -7,8 +7,9 @@ import streamlit as st
 from annotator import _ui
 from annotator.registry import ROLES_LEAD, ViewContext, view
 from pipeline.annotation import (
+    Selection,
     assign,
-    default_response_ids,
+    default_selection,
     list_annotators,
     parse_id_list,
     responses_with_trace,
@@ -16,18 +17,25 @@ from pipeline.annotation import (
 from pipeline.errors import DxTraceError
 
 CHOICES = {
-    "incorrect": "Incorrect responses (graded wrong)",
+    "incorrect": "Incorrect responses with a reasoning trace (graded wrong)",
     "traced": "All responses with a reasoning trace",
     "ids": "These response ids",
 }
 
 
-def chosen_response_ids(session, study_id: int, choice: str, ids_text: str = "") -> list[int]:
+def chosen_responses(
+    session, study_id: int, choice: str, ids_text: str = "", *, include_answer_only: bool = False
+) -> Selection:
+    """The responses a choice of the form stands for, and what the default choice left out."""
     if choice == "incorrect":
-        return default_response_ids(session, study_id)
+        return default_selection(session, study_id, include_answer_only=include_answer_only)
     if choice == "traced":
-        return responses_with_trace(session, study_id)
-    return parse_id_list(ids_text)
+        return Selection(responses_with_trace(session, study_id))
+    return Selection(parse_id_list(ids_text))
+
+
+def chosen_response_ids(session, study_id: int, choice: str, ids_text: str = "") -> list[int]:
+    return chosen_responses(session, study_id, choice, ids_text).response_ids
 
 
 @view("Assignment", slug="assignment", roles=ROLES_LEAD, order=61, icon=":material/assignment_ind:")
@@ -48,6 +56,10 @@ def render(ctx: ViewContext) -> None:
     )
     with st.form("assign_form"):
         choice = st.radio("Responses", options=list(CHOICES), format_func=CHOICES.get, key="assign_choice")
+        answer_only = st.checkbox(
+            "Also incorrect answer-only responses (no trace: nothing to judge but the answer)",
+            key="assign_answer_only",
+        )
         ids_text = st.text_area(
             "Response ids (for 'These response ids')", key="assign_ids", placeholder="12, 15, 20-30"
         )
@@ -72,10 +84,11 @@ def render(ctx: ViewContext) -> None:
         return
     try:
         with _ui.session(ctx.engine) as s:
+            chosen = chosen_responses(s, ctx.study_id, choice, ids_text, include_answer_only=answer_only)
             report = assign(
                 s,
                 ctx.study_id,
-                response_ids=chosen_response_ids(s, ctx.study_id, choice, ids_text),
+                response_ids=chosen.response_ids,
                 annotator_ids=annotator_ids,
                 per_item=int(per_item),
                 extra_share=float(extra_share),
@@ -86,6 +99,8 @@ def render(ctx: ViewContext) -> None:
         _ui.show_error(exc)
         return
     st.success(_ui.md(report.summary()))
+    if any(chosen.left_out.values()):
+        st.info(_ui.md(chosen.note() + ". Tick 'Also incorrect answer-only responses' to include them."))
     st.dataframe(
         [{"annotator": n, "new": report.added[n], "total": report.load[n]} for n in report.load],
         hide_index=True,

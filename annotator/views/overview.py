@@ -14,6 +14,7 @@ from pipeline.annotation import (
     count_responses,
     responses_by_model,
     study_progress,
+    time_per_annotator,
 )
 
 
@@ -46,6 +47,7 @@ def render(ctx: ViewContext) -> None:
         assigned = assigned_response_ids(s, study.id)
         n_annotated = annotated_items(s, study.id)
         people = study_progress(s, study.id)
+        timing = time_per_annotator(s, study.id)
         by_model_assigned = responses_by_model(s, study.id, assigned)
         by_model = grades_by_model(s, study.id)
     st.title(f"Study overview · {_ui.md_line(study.name)}")
@@ -72,6 +74,9 @@ def render(ctx: ViewContext) -> None:
         )
     else:
         st.info("Nothing is assigned yet: see Assignment.")
+    if len(timing):
+        st.caption("Active time per item (gaps between actions, each capped at 2 minutes)")
+        st.dataframe(timing, hide_index=True, width="stretch", key="overview_timing")
 
     st.subheader("Responses per model")
     if by_model is not None:

@@ -31,6 +31,7 @@ METHOD_ADJUDICATED = "adjudicated"
 METHODS = (METHOD_UNANIMOUS, METHOD_MAJORITY, METHOD_ADJUDICATED)
 STATUS_DISAGREEMENT = "disagreement"
 STATUS_AWAITING = "awaiting ratings"
+STATUS_FLAGGED = "flagged"  # an annotator asked for a discussion: only a lead settles it
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ class SettleSummary:
     majority: int = 0
     adjudicated: int = 0  # kept: a lead's decision is never overwritten here
     disagreements: int = 0  # waiting for a lead
+    flagged: int = 0  # flagged by an annotator: waiting for a lead, never settled automatically
     awaiting: int = 0  # fewer ratings than needed
     reopened: int = 0  # automatic final labels removed because the annotations changed
     written: int = 0  # final labels created or changed
@@ -162,7 +164,8 @@ class SettleSummary:
         return (
             f"{self.responses} responses rated: {self.unanimous} unanimous, {self.majority} majority, "
             f"{self.adjudicated} adjudicated, {self.disagreements} waiting for adjudication, "
-            f"{self.awaiting} waiting for more ratings"
+            + (f"{self.flagged} flagged for a lead, " if self.flagged else "")
+            + f"{self.awaiting} waiting for more ratings"
             + (f"; {self.reopened} reopened after annotations changed" if self.reopened else "")
             + f" ({self.written} final labels written)"
         )
@@ -177,6 +180,15 @@ def _annotations_by_response(session: Session, study_id: int) -> dict[int, list[
         if a.error_modes:  # flagged without a mode is not a rating yet
             out.setdefault(a.response_id, []).append(a)
     return out
+
+
+def flagged_response_ids(session: Session, study_id: int) -> set[int]:
+    """Responses an annotator flagged for discussion (with or without error modes)."""
+    return set(
+        session.exec(
+            select(Annotation.response_id).where(Annotation.study_id == study_id, Annotation.flagged == True)  # noqa: E712
+        )
+    )
 
 
 def _decision_of(annotations: Sequence[Annotation], min_ratings: int) -> Decision:
@@ -206,6 +218,7 @@ def settle_final_labels(session: Session, study_id: int, *, min_ratings: int = 2
     summary = SettleSummary()
     assigned = set(session.exec(select(Assignment.response_id).where(Assignment.study_id == study_id)).all())
     by_response = _annotations_by_response(session, study_id)
+    flagged = flagged_response_ids(session, study_id)
     now = utcnow()
     for response_id in sorted(set(by_response) | assigned):
         anns = by_response.get(response_id, [])
@@ -215,6 +228,13 @@ def settle_final_labels(session: Session, study_id: int, *, min_ratings: int = 2
         if existing is not None and existing.method == METHOD_ADJUDICATED:
             summary.adjudicated += 1
             summary.by_response[response_id] = METHOD_ADJUDICATED
+            continue
+        if response_id in flagged:  # a flag asks for a lead, even when the labels agree
+            summary.flagged += 1
+            summary.by_response[response_id] = STATUS_FLAGGED
+            if existing is not None:
+                session.delete(existing)
+                summary.reopened += 1
             continue
         d = _decision_of(anns, min_ratings)
         summary.by_response[response_id] = d.status
@@ -300,12 +320,13 @@ def disagreements(
     """
     get_study(session, study_id)
     finals = _finals(session, study_id)
+    flagged = flagged_response_ids(session, study_id)
     out = []
     for response_id, anns in sorted(_annotations_by_response(session, study_id).items()):
         d = _decision_of(anns, min_ratings)
         final = finals.get(response_id)
         adjudicated = final is not None and final.method == METHOD_ADJUDICATED
-        waiting = d.status == STATUS_DISAGREEMENT and not adjudicated
+        waiting = (d.status == STATUS_DISAGREEMENT or response_id in flagged) and not adjudicated
         reviewable = include_settled and len(anns) >= min_ratings and d.status != METHOD_UNANIMOUS
         if waiting or reviewable:
             out.append(_load_disagreement(session, response_id, anns, d, final))

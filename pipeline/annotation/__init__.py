@@ -24,7 +24,15 @@ from pipeline.annotation._accounts import (
     unlock,
     verify_password,
 )
-from pipeline.annotation._assign import AssignmentReport, assign, default_response_ids
+from pipeline.annotation._assign import (
+    NO_TRACE,
+    AssignmentReport,
+    Selection,
+    assign,
+    default_response_ids,
+    default_selection,
+    incorrect_ids,
+)
 from pipeline.annotation._codebook import (
     DEFAULT_VERSION,
     ERROR_MODE_CODES,
@@ -41,6 +49,7 @@ from pipeline.annotation._codebook import (
     load_codebook,
     parse_codebook,
 )
+from pipeline.annotation._flags import FlaggedItem, flagged_items
 from pipeline.annotation._labels import (
     AUDITED_FIELDS,
     CONFIDENCE_RANGE,
@@ -59,6 +68,7 @@ from pipeline.annotation._labels import (
 from pipeline.annotation._pages import (
     CONFIDENCE_KEY,
     FIRST_STEP_KEY,
+    MARK_MODE_KEY,
     OTHER_KEY,
     RATIONALE_KEY,
     SEVERITY_KEY,
@@ -67,14 +77,21 @@ from pipeline.annotation._pages import (
     TraceWindow,
     event_changes,
     evidence_key,
+    evidence_text_key,
     form_state,
+    format_steps,
     labels_from_state,
     mode_key,
     page_of_step,
     parse_id_list,
+    parse_steps,
+    previous_in_queue,
     queue_label,
+    step_marks,
+    toggle_step,
     trace_window,
 )
+from pipeline.annotation._pairs import ModelPair, PairCase, PairSide, model_pairs, pair_cases, pair_side
 from pipeline.annotation._queue import (
     Item,
     OtherLabels,
@@ -89,6 +106,8 @@ from pipeline.annotation._queue import (
     responses_by_model,
     study_progress,
 )
+from pipeline.annotation._regrade import Regraded, WhyWrong, listed_diagnoses, mark_answer_correct, why_wrong
+from pipeline.annotation._sessions import SESSION_HOURS, issue_token, person_for_token, revoke_all, revoke_token
 from pipeline.annotation._steps import MAX_STEP_CHARS, n_pages, page_bounds, search_steps, split_steps
 from pipeline.annotation._studies import (
     count_responses,
@@ -98,8 +117,60 @@ from pipeline.annotation._studies import (
     study_response_ids,
     update_study_settings,
 )
+from pipeline.annotation._timing import IDLE_CAP_S, ItemClock, record_time, time_per_annotator
 
 __all__ = [
+    "previous_in_queue",
+    "SESSION_HOURS",
+    "issue_token",
+    "person_for_token",
+    "revoke_all",
+    "revoke_token",
+    "ModelPair",
+    "PairCase",
+    "PairSide",
+    "model_pairs",
+    "pair_cases",
+    "pair_side",
+    "IDLE_CAP_S",
+    "ItemClock",
+    "record_time",
+    "time_per_annotator",
+    "FlaggedItem",
+    "flagged_items",
+    "MARK_MODE_KEY",
+    "evidence_text_key",
+    "format_steps",
+    "parse_steps",
+    "step_marks",
+    "toggle_step",
+    "Regraded",
+    "WhyWrong",
+    "listed_diagnoses",
+    "mark_answer_correct",
+    "why_wrong",
+    "NO_TRACE",
+    "Selection",
+    "default_selection",
+    "incorrect_ids",
+    "responses_with_trace",
+    "parse_id_list",
+    "mode_key",
+    "evidence_key",
+    "SEVERITY_KEY",
+    "RATIONALE_KEY",
+    "OTHER_KEY",
+    "FIRST_STEP_KEY",
+    "CONFIDENCE_KEY",
+    "trace_window",
+    "queue_label",
+    "page_of_step",
+    "labels_from_state",
+    "form_state",
+    "event_changes",
+    "TraceWindow",
+    "STEPS_PER_PAGE",
+    "STATUS_MARK",
     "AUDITED_FIELDS",
     "CONFIDENCE_KEY",
     "CONFIDENCE_RANGE",

@@ -149,6 +149,9 @@ def set_password(session: Session, username: str, password: str) -> Annotator:
     person.password_hash = hash_password(password)
     session.add(person)
     session.flush()
+    from pipeline.annotation._sessions import revoke_all
+
+    revoke_all(session, person.id)  # a new password signs the person out everywhere
     return person
 
 
@@ -192,10 +195,14 @@ def may_grade(session: Session, person: Annotator, study_id: int) -> bool:
 
 
 def set_active(session: Session, username: str, active: bool) -> Annotator:
+    from pipeline.annotation._sessions import revoke_all
+
     person = require_annotator(session, username)
     person.active = active
     session.add(person)
     session.flush()
+    if not active:  # a deactivated account is signed out everywhere
+        revoke_all(session, person.id)
     return person
 
 

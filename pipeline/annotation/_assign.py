@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, func, select
 
 from db.models import Annotator, Assignment, utcnow
-from pipeline.annotation._studies import get_study, study_response_ids
+from pipeline.annotation._studies import get_study, responses_with_trace, study_response_ids
 from pipeline.errors import DxTraceError, InputError, Problem
 
 
@@ -23,9 +23,11 @@ class AssignmentReport:
     added: dict[str, int] = field(default_factory=dict)  # username -> new assignments
     load: dict[str, int] = field(default_factory=dict)  # username -> all assignments in the study
     short: list[int] = field(default_factory=list)  # items that could not reach their target
+    left_out: dict[str, int] = field(default_factory=dict)  # reason -> responses the default choice left out
 
     def summary(self) -> str:
         parts = [f"{self.n_items} item(s): {self.n_new} assignment(s) added, {self.n_kept} already there"]
+        parts.extend(f"{n} left out: {reason}" for reason, n in self.left_out.items() if n)
         if self.n_extra_items:
             parts.append(f"{self.n_extra_items} item(s) to more annotators")
         if self.short:
@@ -33,13 +35,45 @@ class AssignmentReport:
         return "; ".join(parts)
 
 
-def default_response_ids(session: Session, study_id: int) -> list[int]:
-    """What assignment offers by default: the study's incorrect responses (from the grading module)."""
+NO_TRACE = "answer only, no reasoning trace to label"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The responses the default choice offers, and how many it left out for each reason."""
+
+    response_ids: list[int]
+    left_out: dict[str, int] = field(default_factory=dict)
+
+    def note(self) -> str:
+        kept = f"{len(self.response_ids)} incorrect response(s) selected"
+        dropped = [f"{n} left out: {reason}" for reason, n in self.left_out.items() if n]
+        return "; ".join([kept, *dropped])
+
+
+def incorrect_ids(session: Session, study_id: int) -> list[int]:
+    """Every response of the study graded wrong (the grade that counts), with or without a trace."""
     try:
         from pipeline.accuracy import incorrect_response_ids
     except ImportError:  # pragma: no cover - only before the grading module is installed
         raise DxTraceError("grading is not available: pass the response ids to assign explicitly") from None
     return list(incorrect_response_ids(session, study_id))
+
+
+def default_selection(session: Session, study_id: int, *, include_answer_only: bool = False) -> Selection:
+    """Incorrect responses with a reasoning trace (the error modes judge reasoning); answer-only
+    responses are left out and counted unless include_answer_only."""
+    wrong = incorrect_ids(session, study_id)
+    if include_answer_only:
+        return Selection(wrong)
+    traced = set(responses_with_trace(session, study_id))
+    kept = [r for r in wrong if r in traced]
+    return Selection(kept, {NO_TRACE: len(wrong) - len(kept)})
+
+
+def default_response_ids(session: Session, study_id: int) -> list[int]:
+    """What assignment offers by default: the study's incorrect responses that have a trace."""
+    return default_selection(session, study_id).response_ids
 
 
 def _check(
@@ -100,16 +134,20 @@ def assign(
     extra_share: float = 0.0,
     extra_per_item: int = 3,
     seed: int = 0,
+    include_answer_only: bool = False,
 ) -> AssignmentReport:
     """Give each response to per_item annotators (a random extra_share of them to extra_per_item).
 
     Adds to what is there: pairs already assigned are kept, and the current load of
     each annotator in the study counts, so assigning again tops up evenly. Each
     annotator's new items are appended to their queue in their own random order.
+    Without response_ids: the incorrect responses with a trace (default_selection).
     """
     study = get_study(session, study_id)
+    left_out: dict[str, int] = {}
     if response_ids is None:
-        response_ids = default_response_ids(session, study.id)
+        chosen = default_selection(session, study.id, include_answer_only=include_answer_only)
+        response_ids, left_out = chosen.response_ids, chosen.left_out
     items = sorted(set(response_ids))
     people = _check(session, study.id, items, annotator_ids, per_item, extra_share, extra_per_item)
     rng = random.Random(seed)
@@ -183,4 +221,5 @@ def assign(
         added={names[a]: len(new_pairs.get(a, [])) for a in chosen_ids},
         load={names[a]: load[a] for a in chosen_ids},
         short=sorted(short),
+        left_out=left_out,
     )

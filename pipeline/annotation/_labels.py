@@ -21,6 +21,7 @@ from db.models import (
 )
 from pipeline.annotation._codebook import Codebook, codebook_from_row, ensure_codebook
 from pipeline.annotation._steps import split_steps
+from pipeline.annotation._timing import ItemClock, record_time
 from pipeline.errors import DxTraceError, InputError, Problem
 
 SEVERITIES = ("minor", "moderate", "major", "critical")
@@ -196,6 +197,7 @@ def save_annotation(
     suggestion: dict | None = None,
     signals: dict | None = None,
     signals_shown: bool = False,
+    clock: ItemClock | None = None,
 ) -> Annotation:
     """Create or change this annotator's annotation of the response; every change goes into AnnotationEvent.
 
@@ -203,6 +205,7 @@ def save_annotation(
     it is stored and suggestion_shown stays true once a suggestion was ever shown.
     signals_shown / signals: whether automatic error signals were on screen, and which ({signal: [steps]});
     likewise signals_shown stays true once they were ever shown.
+    clock: this visit's time on the item (opened, active seconds), added to the annotation's time.
     """
     _active_person(session, annotator_id)
     study = session.get(Study, study_id)
@@ -278,6 +281,9 @@ def save_annotation(
             )
         session.add(annotation)
 
+    if clock is not None:  # time is not an audited label: it changes no event
+        record_time(annotation, clock, now)
+        session.add(annotation)
     assignment.status = STATUS_FLAGGED if labels.flagged else STATUS_DONE
     assignment.updated_at = now
     session.add(assignment)

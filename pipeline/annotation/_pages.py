@@ -22,7 +22,63 @@ def mode_key(code: str) -> str:
 
 
 def evidence_key(code: str) -> str:
+    """Session state (not a widget): the evidence steps chosen for this mode."""
     return f"lbl_ev_{code}"
+
+
+def evidence_text_key(code: str) -> str:
+    """The text field where the evidence steps of this mode can be typed: '8, 12-14' means exactly those."""
+    return f"lbl_evtext_{code}"
+
+
+MARK_MODE_KEY = "lbl_mark_mode"  # the mode a click on a step marks evidence for
+
+
+def format_steps(steps: list[int]) -> str:
+    """Step numbers as typed: runs of three or more collapse to ranges ('2, 5-7')."""
+    out: list[str] = []
+    ordered = sorted(set(steps))
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        if j - i >= 2:
+            out.append(f"{ordered[i]}-{ordered[j]}")
+        else:
+            out.extend(str(n) for n in ordered[i : j + 1])
+        i = j + 1
+    return ", ".join(out)
+
+
+def parse_steps(text: str, n_steps: int, field: str = "evidence steps") -> list[int]:
+    """Typed step numbers: exactly the numbers and ranges typed, never what merely contains them
+    ('8' is step 8, not step 18); a step outside 1..n_steps is an error, not dropped."""
+    from pipeline.errors import InputError, Problem
+
+    steps = parse_id_list(text, field)
+    outside = [n for n in steps if not 1 <= n <= n_steps]
+    if outside:
+        shown = ", ".join(map(str, outside[:5]))
+        raise InputError(Problem("form", None, field, f"not a step of this trace (1-{n_steps}): {shown}"))
+    return steps
+
+
+def toggle_step(steps: list[int], n: int) -> list[int]:
+    """Add step n to the evidence, or take it out if it is there."""
+    return sorted(set(steps) ^ {n})
+
+
+def step_marks(state: Mapping[str, Any], codebook: Codebook, n: int) -> list[str]:
+    """What step n is marked as, for its inline highlight: the error modes it is evidence for, first error."""
+    marks = [
+        m.name
+        for m in codebook.error_modes
+        if not m.exclusive and state.get(mode_key(m.code)) and n in (state.get(evidence_key(m.code)) or [])
+    ]
+    if state.get(FIRST_STEP_KEY) == n:
+        marks.append("first error")
+    return marks
 
 
 FIRST_STEP_KEY = "lbl_first_step"
@@ -38,6 +94,7 @@ def form_state(labels: AnnotationInput, codebook: Codebook, n_steps: int) -> dic
     for code in codebook.codes:
         state[mode_key(code)] = code in labels.error_modes
         state[evidence_key(code)] = [s for s in labels.evidence.get(code, []) if 1 <= s <= n_steps]
+        state[evidence_text_key(code)] = format_steps(state[evidence_key(code)])
     first = labels.first_error_step
     state[FIRST_STEP_KEY] = first if first is not None and 1 <= first <= n_steps else None
     state[SEVERITY_KEY] = labels.severity
@@ -95,6 +152,15 @@ def trace_window(steps: list[str], query: str = "", page: int = 1, per_page: int
 
 def page_of_step(step: int, per_page: int = STEPS_PER_PAGE) -> int:
     return (step - 1) // per_page + 1
+
+
+def previous_in_queue(queue: list[QueueItem], response_id: int | None) -> int | None:
+    """The item before this one in the annotator's own order (None for the first, or if not in the queue)."""
+    ids = [q.response_id for q in queue]
+    if response_id not in ids:
+        return ids[-1] if ids and response_id is None else None
+    i = ids.index(response_id)
+    return ids[i - 1] if i > 0 else None
 
 
 def queue_label(item: QueueItem) -> str:

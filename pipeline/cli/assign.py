@@ -22,6 +22,11 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     )
     which.add_argument("--ids", help="response ids: '12,15,20-30'")
     which.add_argument("--ids-file", type=Path, help="a file of response ids, one or more per line")
+    p.add_argument(
+        "--include-answer-only",
+        action="store_true",
+        help="with the default choice, also incorrect responses without a reasoning trace (left out by default)",
+    )
     p.add_argument("--per-item", type=int, default=2, help="annotators per item (default 2)")
     p.add_argument("--extra-share", type=float, default=0.0, help="share of items given to more annotators, 0-1")
     p.add_argument("--extra-per-item", type=int, default=3, help="annotators for that share (default 3)")
@@ -29,7 +34,10 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 @command(
-    "assign", help="Assign responses (by default the incorrect ones) to annotators.", arguments=_arguments, order=41
+    "assign",
+    help="Assign responses (by default the incorrect ones with a trace) to annotators.",
+    arguments=_arguments,
+    order=41,
 )
 def assign_cmd(args: argparse.Namespace) -> int:
     engine = open_db(args)
@@ -47,6 +55,10 @@ def assign_cmd(args: argparse.Namespace) -> int:
                 ids.extend(parse_id_list(line.split("#")[0]))
             except InputError as exc:
                 raise InputError(Problem(str(args.ids_file), n, "response ids", exc.problems[0].message)) from None
+    if args.include_answer_only and (ids is not None or args.all_traced):
+        raise InputError(
+            Problem("command line", None, "--include-answer-only", "only applies to the default choice (no --ids)")
+        )
     usernames = [u.strip() for u in args.annotators.split(",") if u.strip()]
     with session_scope(engine) as s:
         study = resolve_study(s, args.study)
@@ -62,6 +74,7 @@ def assign_cmd(args: argparse.Namespace) -> int:
             extra_share=args.extra_share,
             extra_per_item=args.extra_per_item,
             seed=args.seed,
+            include_answer_only=args.include_answer_only,
         )
     console.print(f"study {study.name}: {report.summary()}")
     print_table(None, ["annotator", "new", "total"], [[n, report.added[n], report.load[n]] for n in report.load])

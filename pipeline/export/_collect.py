@@ -302,6 +302,9 @@ def collect_export(
                     "signals": ann.signals,
                     "created_at": ts(ann.created_at),
                     "updated_at": ts(ann.updated_at),
+                    "opened_at": ts(ann.opened_at),
+                    "saved_at": ts(ann.saved_at),
+                    "active_seconds": ann.active_seconds,
                     "events": sorted(
                         (
                             {

@@ -553,8 +553,9 @@ def import_export(session: Session, path: Path | str, *, study_name: str | None 
                 suggestion=a.get("suggestion"),
                 signals_shown=a.get("signals_shown"),
                 signals=a.get("signals"),
+                active_seconds=a.get("active_seconds"),
             )
-            for stamp in ("created_at", "updated_at"):
+            for stamp in ("created_at", "updated_at", "opened_at", "saved_at"):
                 if a.get(stamp):
                     setattr(ann, stamp, parse_ts(a[stamp]))
             session.add(ann)

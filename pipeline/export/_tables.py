@@ -165,6 +165,9 @@ def build_tables(manifest: dict, records: list[dict]) -> dict[str, pa.Table]:
         ("n_events", pa.int64(), lambda x: len(x["a"]["events"])),
         ("created_at", _TS, lambda x: x["a"]["created_at"]),
         ("updated_at", _TS, lambda x: x["a"]["updated_at"]),
+        ("opened_at", _TS, lambda x: x["a"].get("opened_at")),
+        ("saved_at", _TS, lambda x: x["a"].get("saved_at")),
+        ("active_seconds", pa.float64(), lambda x: x["a"].get("active_seconds")),
     ]
     evidence = [
         *_case_columns(lambda x: x["r"]),

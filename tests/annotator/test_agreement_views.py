@@ -78,6 +78,9 @@ def test_adjudication_page_settles_shows_aliases_and_sets_final_labels(sqlite_en
     form_submit.click().run()
     assert not at.exception, at.exception
     assert f"Response {rid}: Reasoning drift" in _texts(at)
+    # the counters are read again and the queue moves on to the next response
+    assert {m.label: str(m.value) for m in at.metric}["Adjudicated"] == "1"
+    assert at.selectbox(key="adj_pick").value != rid
     with session_scope(sqlite_engine) as s:
         final = s.exec(select(FinalLabel).where(FinalLabel.response_id == rid)).one()
         assert final.method == "adjudicated" and final.error_modes == ["reasoning_drift"]

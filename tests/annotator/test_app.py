@@ -67,9 +67,10 @@ def test_label_an_item_and_save(engine, make_app):
     rid = first_item(engine, w)
     at = sign_in(make_app(engine), "ann1")
     at.checkbox(key="lbl_mode_red_flag_failure").check().run()
-    at.multiselect(key="lbl_ev_red_flag_failure").select(2).select(3).run()
+    at.text_input(key="lbl_evtext_red_flag_failure").input("2").run()
+    at.button(key="mark_3").click().run()  # a click on the step marks it for the only ticked mode
     at.checkbox(key="lbl_mode_priority_inversion").check().run()
-    at.selectbox(key="lbl_first_step").set_value(2)
+    at.number_input(key="lbl_first_step").set_value(2)
     at.radio(key="lbl_severity").set_value("major")
     at.radio(key="lbl_confidence").set_value(4)
     at.text_area(key="lbl_rationale").input("Dismissed the raised PTH as lab error.")

@@ -105,9 +105,9 @@ def test_label_with_the_keyboard_save_reload_and_find_it(served, browser):
     wait_idle(page)
     page.get_by_text("Item 1 of 74").click()  # focus on the page, not in a field
     page.keyboard.press("1")
-    page.locator(".st-key-lbl_ev_reasoning_drift").wait_for()
+    page.locator(".st-key-lbl_evtext_reasoning_drift").wait_for()
     page.keyboard.press("3")
-    page.locator(".st-key-lbl_ev_priority_inversion").wait_for()
+    page.locator(".st-key-lbl_evtext_priority_inversion").wait_for()
     page.get_by_label("Rationale").fill("Drifted to the anaemia; ranked PE low.")
     page.keyboard.press("Control+Enter")  # works while the cursor is still in the rationale
     page.get_by_text("Item 2 of 74 · to do").wait_for(timeout=30_000)
@@ -120,9 +120,11 @@ def test_label_with_the_keyboard_save_reload_and_find_it(served, browser):
     assert ann.error_modes == ["reasoning_drift", "priority_inversion"]
     assert ann.rationale == "Drifted to the anaemia; ranked PE low."
 
-    # reload: a new session asks for the sign-in again, and the saved label is there
+    # reload: the session survives it (a session token), and the saved label is there
     page.reload()
-    _sign_in(page, served["base"], "ann1")
+    page.get_by_text("Reasoning trace ·").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.get_by_label("Username").count() == 0
     page.get_by_text("Item 2 of 74 · to do").wait_for()
     pick_option(page, "queue_pick", re.compile(r"^Item 1\s+✓ done$"))
     page.get_by_text("Item 1 of 74 · labelled").wait_for(timeout=30_000)

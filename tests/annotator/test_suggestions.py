@@ -29,6 +29,7 @@ def test_suggestions_are_shown_and_recorded_with_the_annotation(sqlite_engine, m
     at = sign_in(make_app(sqlite_engine), "ann1")
     assert "**Similar traces**" in [m.value for m in at.markdown]
     assert not at.info and not any("Red-flag" in e.label for e in at.expander)
+    assert not any("correct" in e.label for e in at.expander)  # nor other responses' grades
     with session_scope(sqlite_engine) as s:
         update_study_settings(s, w.study_id, show_suggestions=True)
     at = sign_in(make_app(sqlite_engine), "ann1")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 04:25:44.549530
+Create Date: 2026-12-01 04:27:13.878859
 """
 from typing import Sequence, Union
 
@@ -95,6 +95,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_case_case_set_id'), ['case_set_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_incidence'), ['incidence'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_specialty'), ['specialty'], unique=False)
+
+    op.create_table('sessiontoken',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('annotator_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['annotator_id'], ['annotator.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('sessiontoken', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sessiontoken_annotator_id'), ['annotator_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sessiontoken_token_hash'), ['token_hash'], unique=True)
 
     op.create_table('study',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -242,6 +256,9 @@ def upgrade() -> None:
     sa.Column('suggestion', sa.JSON(), nullable=True),
     sa.Column('signals_shown', sa.Boolean(), nullable=True),
     sa.Column('signals', sa.JSON(), nullable=True),
+    sa.Column('opened_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('saved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('active_seconds', sa.Float(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['annotator_id'], ['annotator.id'], ),
@@ -469,6 +486,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_study_name'))
 
     op.drop_table('study')
+    with op.batch_alter_table('sessiontoken', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sessiontoken_token_hash'))
+        batch_op.drop_index(batch_op.f('ix_sessiontoken_annotator_id'))
+
+    op.drop_table('sessiontoken')
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_specialty'))
         batch_op.drop_index(batch_op.f('ix_case_incidence'))

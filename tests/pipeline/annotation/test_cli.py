@@ -66,3 +66,28 @@ def test_assign_from_the_cli(sqlite_engine, tmp_path):
     assert out.returncode == 2 and "no study 'nope' (studies: test-study)" in out.stderr
     out = cli("assign", "--study", "test-study", "--annotators", "ann1", "--per-item", "2", "--ids", "1-3", db=db)
     assert out.returncode == 2 and "per_item: 2 annotators per item, but only 1 annotator(s) chosen" in out.stderr
+
+
+def test_assign_cli_leaves_out_answer_only_unless_asked(sqlite_engine):
+    from tests.pipeline.annotation.test_selection import strip_traces
+
+    w = build_world(sqlite_engine, n_annotators=2)
+    strip_traces(sqlite_engine, w.incorrect[:4])
+    db = sqlite_engine.url.render_as_string(hide_password=False)
+    out = cli("assign", "--study", "test-study", "--annotators", "ann1,ann2", "--per-item", "1", db=db)
+    assert out.returncode == 0, out.stderr
+    assert "70 item(s)" in out.stdout and "4 left out: answer only, no reasoning trace" in out.stdout
+    with session_scope(sqlite_engine) as s:
+        assert {a.response_id for a in s.exec(select(Assignment))} == set(w.incorrect[4:])
+    out = cli(
+        "assign", "--study", "test-study", "--annotators", "ann1", "--per-item", "1", "--include-answer-only", db=db
+    )
+    assert out.returncode == 0, out.stderr
+    with session_scope(sqlite_engine) as s:
+        assert {a.response_id for a in s.exec(select(Assignment))} == set(w.incorrect)
+    out = cli("assign", "--study", "test-study", "--annotators", "ann1", "--ids", "1", "--include-answer-only", db=db)
+    assert out.returncode == 2
+    assert (
+        out.stderr.strip()
+        == "error: command line: --include-answer-only: only applies to the default choice (no --ids)"
+    )

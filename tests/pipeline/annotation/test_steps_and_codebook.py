@@ -123,3 +123,47 @@ def test_normalised_form():
     assert n["evidence"] == {"red_flag_failure": [2, 5]}
     assert n["other_description"] == "dose error" and n["rationale"] is None
     assert AnnotationInput(["reasoning_drift"], other_description="x").normalised()["other_description"] is None
+
+
+def test_typed_steps_are_exactly_those_typed():
+    import pytest as _pytest
+
+    from pipeline.annotation import format_steps, parse_steps, toggle_step
+    from pipeline.errors import InputError
+
+    assert parse_steps("8", 20) == [8]  # never steps 8 and 18
+    assert parse_steps("8, 12-14 3", 20) == [3, 8, 12, 13, 14]
+    assert parse_steps("", 20) == []
+    with _pytest.raises(InputError, match="not a step of this trace \\(1-20\\): 21"):
+        parse_steps("21", 20)
+    with _pytest.raises(InputError, match="not a response id or range: 'x'"):
+        parse_steps("x", 20)
+    assert format_steps([14, 2, 12, 13, 5, 6]) == "2, 5, 6, 12-14"
+    assert parse_steps(format_steps([1, 2, 3, 9]), 9) == [1, 2, 3, 9]
+    assert toggle_step([2, 5], 5) == [2] and toggle_step([2], 5) == [2, 5]
+
+
+def test_step_marks_name_the_modes_a_step_shows():
+    from pipeline.annotation import FIRST_STEP_KEY, evidence_key, load_codebook, mode_key, step_marks
+
+    cb = load_codebook()
+    state = {
+        mode_key("reasoning_drift"): True,
+        evidence_key("reasoning_drift"): [3, 8],
+        mode_key("red_flag_failure"): False,  # unticked: its old steps are not shown
+        evidence_key("red_flag_failure"): [8],
+        FIRST_STEP_KEY: 8,
+    }
+    assert step_marks(state, cb, 8) == [cb.name_of("reasoning_drift"), "first error"]
+    assert step_marks(state, cb, 3) == [cb.name_of("reasoning_drift")]
+    assert step_marks(state, cb, 18) == []
+
+
+def test_previous_in_queue():
+    from pipeline.annotation import QueueItem, previous_in_queue
+
+    queue = [QueueItem(1, 30, "done"), QueueItem(2, 10, "pending"), QueueItem(3, 20, "pending")]
+    assert previous_in_queue(queue, 20) == 10 and previous_in_queue(queue, 10) == 30
+    assert previous_in_queue(queue, 30) is None  # the first item has none
+    assert previous_in_queue(queue, None) == 20  # all done: back to the last one
+    assert previous_in_queue(queue, 99) is None and previous_in_queue([], None) is None

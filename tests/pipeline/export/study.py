@@ -8,12 +8,22 @@ unanimously, by majority and by adjudication (pipeline.agreement), and some left
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlmodel import Session, select
 
 from db.models import Assignment, Grade, Model, Response, Run, Study
 from pipeline.accuracy import grade_study
 from pipeline.agreement import adjudicate, disagreements, settle_final_labels
-from pipeline.annotation import AnnotationInput, assign, create_annotator, ensure_codebook, save_annotation, split_steps
+from pipeline.annotation import (
+    AnnotationInput,
+    ItemClock,
+    assign,
+    create_annotator,
+    ensure_codebook,
+    save_annotation,
+    split_steps,
+)
 from pipeline.generate import parse_diagnoses
 from tests.factories import add_medrbench_r1, add_sandmann_outputs, make_study
 
@@ -87,7 +97,12 @@ def build_labelled_study(session: Session, name: str = "labelled-study", *, n_r1
         n_steps = len(split_steps(resp.trace))
         for pos, aid in enumerate(sorted(by_response[resp.id], key=order.get)):
             labels = _labels(i, pos, n_steps)
-            save_annotation(session, study_id=study.id, response_id=resp.id, annotator_id=aid, labels=labels)
+            # Some with the time spent (issue 16), so the export is seen to carry it.
+            opened = datetime(2026, 1, 5, 9, i % 60, tzinfo=UTC)
+            clock = ItemClock.start(opened).tick(opened + timedelta(seconds=40 + i)) if i % 2 else None
+            save_annotation(
+                session, study_id=study.id, response_id=resp.id, annotator_id=aid, labels=labels, clock=clock
+            )
         if i == 2:  # a change of mind, so the audit trail has an update
             aid = sorted(by_response[resp.id], key=order.get)[0]
             changed = _labels(i, 0, n_steps)

@@ -141,6 +141,9 @@ def test_tables_are_flat_and_count_error_modes(sqlite_engine, tmp_path):
     for row in annotations:
         for code in ("reasoning_drift", "red_flag_failure", "priority_inversion", "other", "no_error"):
             assert row[code] == (code in row["error_modes"])
+    timed = [row for row in annotations if row["active_seconds"] is not None]
+    assert timed and all(row["opened_at"] is not None and row["saved_at"] is not None for row in timed)
+    assert all(row["active_seconds"] >= 40 for row in timed)  # time per item is carried (issue 16)
     evidence = pq.read_table(tables / "evidence.parquet").to_pylist()
     assert evidence and all(row["step_text"] for row in evidence)
     csv = pacsv.read_csv(tables / "annotations.csv").to_pylist()
