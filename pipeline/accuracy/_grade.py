@@ -276,6 +276,7 @@ def _grade_row(item: _Todo, res: MatchResult, k: int, th: Thresholds, embedded: 
             "fuzzy_uncertain": th.fuzzy_uncertain,
             "embedding_confident": th.embedding_confident,
             "embedding_uncertain": th.embedding_uncertain,
+            "broader_incorrect": th.broader_incorrect,
         },
         "embedding_tier": embedded,
         "terminology_tier": terminology,

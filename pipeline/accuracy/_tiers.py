@@ -25,7 +25,7 @@ from pipeline.accuracy._match import (
     same_critical,
     words,
 )
-from pipeline.accuracy._normalise import normalise, strip_hedges
+from pipeline.accuracy._normalise import critical_tokens, normalise, strip_hedges
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,67 @@ def _compound_gold(p: Pair, parts: list[str]) -> list[Match]:
         evidence = (("segment", head), ("gold_parts", gold_parts), ("parts_stated", [head, *stated]))
         out.append(Match(0, p.diagnosis, head, head, "containment", score, True, evidence=evidence))
     return out
+
+
+# Words that carry no disease: left out when comparing word sets.
+_FILLER = frozenset({"of", "the", "a", "an", "in", "at", "on", "to", "and", "with", "type", "form", "variant"})
+# Words after which a phrase names something else than the disease: "lupus-like", "mimicking X",
+# "history of X", "risk of X", "X carrier", "X trait", "X excluded".
+_NOT_THE_DISEASE = frozenset(
+    {"like", "mimic", "mimicking", "mimicker", "history", "risk", "carrier", "trait", "excluded", "ruled",
+     "prophylaxis", "screening", "vaccination", "exposure", "contact", "fear", "phobia"}
+)  # fmt: skip
+_PREPOSITIONS = frozenset(
+    {"of", "in", "at", "on", "to", "from", "with", "without", "due", "for", "involving", "affecting"}
+)
+
+
+def head(name: str) -> str | None:
+    """The head noun of an English diagnosis noun phrase: its last word before a preposition
+    ("carcinoma" of "small cell carcinoma of the pancreas"); numbers and letters are not heads."""
+    toks = name.split()
+    for i, t in enumerate(toks):
+        if t in _PREPOSITIONS and i > 0:
+            toks = toks[:i]
+            break
+    words = [t for t in toks if not (t.isdigit() or len(t) == 1)]
+    return words[-1] if words else None
+
+
+def content(name: str) -> frozenset[str]:
+    """A name's word set: organ adjectives as their organ ("uterine" = "uterus"), filler left out."""
+    from pipeline.accuracy._guards import SITES
+
+    return frozenset(SITES.get(t, t) for t in name.split()) - _FILLER
+
+
+def narrower(answer: str, gold: str) -> bool:
+    """The answer names the gold disease, in other words or with more detail: every word of the gold (organs as organs,
+    any order) is in the answer, both have the same head noun, and nothing in the answer says it is
+    not the disease itself. A more specific form of the gold is the gold (as ICD-10-CM's descendants).
+    A one-word gold is a category where a modifier may name another condition ("heat stroke" is not a
+    stroke): left to the other tiers. A gold's type, number or letter must be the answer's too."""
+    ca, cg = content(answer), content(gold)
+    if len(cg) < 2 or not cg <= ca or ca & _NOT_THE_DISEASE:
+        return False
+    kg = critical_tokens(gold)
+    if kg and kg != critical_tokens(answer):
+        return False
+    ha, hg = head(answer), head(gold)
+    return ha is not None and ha == hg
+
+
+@tier("specific")
+def specific(p: Pair) -> Match | None:
+    """The answer is a more specific form of the gold (more modifiers, same head noun); guards still apply."""
+    names = list(dict.fromkeys([*p.variants, *segments(p.diagnosis)]))
+    found = []
+    for v in names:
+        for g, _ in p.gold.names:
+            if len(g) >= 4 and narrower(v, g):
+                evidence = (("segment", v), ("added", sorted(content(v) - content(g))))
+                found.append(Match(0, p.diagnosis, v, g, "specific", 0.95, True, evidence=evidence))
+    return _pick(found)
 
 
 @tier("fuzzy")

@@ -14,7 +14,7 @@ def grade(gold: str, listed: list[str], synonyms: list[str] = (), **kw):
 
 
 def test_tiers_are_registered_in_ladder_order():
-    assert tier_names() == ["exact", "synonym", "terminology", "containment", "fuzzy", "embedding"]
+    assert tier_names() == ["exact", "synonym", "terminology", "containment", "specific", "fuzzy", "embedding"]
 
 
 @pytest.mark.parametrize(
