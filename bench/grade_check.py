@@ -1,6 +1,7 @@
 """Grader validation on the shipped data: automatic grades (no judge tier) against the references.
 
     .venv/bin/python bench/grade_check.py [--set medrbench|sandmann|both] [--no-embeddings] [--disagreements DIR]
+        [--broader-incorrect]
 
 MedR-Bench: the 400 shipped DeepSeek-R1 responses; the reference is their imported `correct` label
 (the benchmark's GPT judge). The responses are imported WITHOUT the factory's stored diagnoses (which
@@ -28,6 +29,7 @@ from db.engine import make_engine, session_scope  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Response  # noqa: E402
 from pipeline.accuracy import grade_check, grade_check_markdown, grade_study  # noqa: E402
+from pipeline.accuracy._match import Thresholds  # noqa: E402
 from tests.factories import add_medrbench_r1, add_sandmann_outputs, make_study  # noqa: E402
 
 
@@ -68,7 +70,7 @@ def _write_disagreements(session, check, out: Path) -> None:
             fh.write(json.dumps(line, default=str) + "\n")
 
 
-def run(which: str, embeddings: bool, disagreements: Path | None = None) -> None:
+def run(which: str, embeddings: bool, disagreements: Path | None = None, broader_incorrect: bool = False) -> None:
     url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
     engine = make_engine(url)
     upgrade(engine)
@@ -77,7 +79,13 @@ def run(which: str, embeddings: bool, disagreements: Path | None = None) -> None
         study_id = study.id
     t0 = time.perf_counter()
     with session_scope(engine) as session:
-        summary = grade_study(session, study_id, embeddings=embeddings, judge=False)
+        summary = grade_study(
+            session,
+            study_id,
+            embeddings=embeddings,
+            judge=False,
+            thresholds=Thresholds(broader_incorrect=broader_incorrect),
+        )
     elapsed = time.perf_counter() - t0
     print(f"## {which}: {summary.summary()}")
     print(f"grading time: {elapsed:.1f} s (tiers: {dict(summary.by_method)})")
@@ -96,10 +104,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", choices=("medrbench", "sandmann", "both"), default="both")
     ap.add_argument("--no-embeddings", action="store_true")
+    ap.add_argument("--broader-incorrect", action="store_true", help="grade strict generalisations incorrect")
     ap.add_argument("--disagreements", type=Path, default=None)
     args = ap.parse_args()
     for which in ("medrbench", "sandmann") if args.set == "both" else (args.set,):
-        run(which, not args.no_embeddings, args.disagreements)
+        run(which, not args.no_embeddings, args.disagreements, args.broader_incorrect)
 
 
 if __name__ == "__main__":

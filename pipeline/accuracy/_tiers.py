@@ -237,10 +237,13 @@ def narrower(answer: str, gold: str) -> bool:
 def specific(p: Pair) -> Match | None:
     """The answer is a more specific form of the gold (more modifiers, same head noun); guards still apply."""
     names = list(dict.fromkeys([*p.variants, *segments(p.diagnosis)]))
+    # The cause or complication of a compound gold ("X with Y and Z") is not the gold: only its head is.
+    golds = [g for g, _ in p.gold.names]
+    tails = {t for g in golds if len(parts := segments(g)) > 1 for t in parts[1:]}
     found = []
     for v in names:
-        for g, _ in p.gold.names:
-            if len(g) >= 4 and narrower(v, g):
+        for g in golds:
+            if len(g) >= 4 and g not in tails and narrower(v, g):
                 evidence = (("segment", v), ("added", sorted(content(v) - content(g))))
                 found.append(Match(0, p.diagnosis, v, g, "specific", 0.95, True, evidence=evidence))
     return _pick(found)
