@@ -162,7 +162,8 @@ def containment(p: Pair) -> Match | None:
 
 
 def _part_match(answer_parts: list[str], part: str, text: str) -> bool:
-    return f" {part} " in text or any(s == part or qualifier_match(s, part) for s in answer_parts)
+    """A part of a compound gold is stated: verbatim, up to qualifiers, or in a more specific form."""
+    return f" {part} " in text or any(s == part or qualifier_match(s, part) or narrower(s, part) for s in answer_parts)
 
 
 def _compound_gold(p: Pair, parts: list[str]) -> list[Match]:
@@ -192,6 +193,11 @@ _FILLER = frozenset({"of", "the", "a", "an", "in", "at", "on", "to", "and", "wit
 _NOT_THE_DISEASE = frozenset(
     {"like", "mimic", "mimicking", "mimicker", "history", "risk", "carrier", "trait", "excluded", "ruled",
      "prophylaxis", "screening", "vaccination", "exposure", "contact", "fear", "phobia"}
+)  # fmt: skip
+_JOIN_WORDS = frozenset(
+    {"with", "and", "secondary", "due", "caused", "complicated", "complicating", "causing", "leading",
+     "resulting", "associated", "following", "after", "plus", "from", "presenting", "manifesting", "setting",
+     "context", "background", "versus", "v"}
 )  # fmt: skip
 _PREPOSITIONS = frozenset(
     {"of", "in", "at", "on", "to", "from", "with", "without", "due", "for", "involving", "affecting"}
@@ -225,6 +231,10 @@ def narrower(answer: str, gold: str) -> bool:
     stroke): left to the other tiers. A gold's type, number or letter must be the answer's too."""
     ca, cg = content(answer), content(gold)
     if len(cg) < 2 or not cg <= ca or ca & _NOT_THE_DISEASE:
+        return False
+    # One noun phrase only: words gathered across "X with Y" / "X secondary to Y" are not one disease
+    # (the parts are compared one by one, see segments()). "or" stays: "X cyst or abscess" offers "X abscess".
+    if (set(answer.split()) - set(gold.split())) & _JOIN_WORDS:
         return False
     kg = critical_tokens(gold)
     if kg and kg != critical_tokens(answer):

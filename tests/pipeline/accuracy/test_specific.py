@@ -59,3 +59,18 @@ def test_broader_answer_pending_or_incorrect():
     if pending.correct is None:  # a candidate by default, never once broader answers are incorrect
         assert any(dict(m.evidence).get("guard") == "broader" for m in pending.candidates)
     assert strict.candidates == ()
+
+
+def test_compound_gold_head_in_a_more_specific_form():
+    gold = GoldNames.build("Dilated cardiomyopathy with ventricular thrombus")
+    res = match_diagnoses(["Familial dilated cardiomyopathy complicated by left ventricular thrombus"], gold)
+    assert res.correct is True and res.method in ("containment", "specific")
+    other = match_diagnoses(["Ventricular thrombus due to myocardial infarction"], gold, terminology=False)
+    assert other.correct is not True  # only the complication stated
+
+
+def test_words_gathered_across_joined_parts_are_not_one_disease():
+    # "abdominal tuberculosis" and "intestinal perforation" hold the words of "intestinal tuberculosis"
+    assert not narrower("abdominal tuberculosis with intestinal perforation", "intestinal tuberculosis")
+    assert narrower("chronic migraine with aura", "migraine with aura")  # the gold's own joiner
+    assert narrower("thyroid cyst or nodule", "thyroid nodule")  # coordination: "thyroid nodule" is offered
