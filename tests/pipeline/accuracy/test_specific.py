@@ -74,3 +74,15 @@ def test_words_gathered_across_joined_parts_are_not_one_disease():
     assert not narrower("abdominal tuberculosis with intestinal perforation", "intestinal tuberculosis")
     assert narrower("chronic migraine with aura", "migraine with aura")  # the gold's own joiner
     assert narrower("thyroid cyst or nodule", "thyroid nodule")  # coordination: "thyroid nodule" is offered
+
+
+@pytest.mark.parametrize(
+    ("answer", "gold"),
+    [
+        ("21-beta-hydroxylase deficiency", "21\u03b2-hydroxylase deficiency"),
+        ("Alpha-1 antitrypsin deficiency", "\u03b11-antitrypsin deficiency"),
+        ("Anti-TNF-\u03b1 induced lupus", "anti TNF alpha induced lupus"),
+    ],
+)
+def test_greek_letters_spelled_out(answer, gold):
+    assert match_diagnoses([answer], GoldNames.build(gold), terminology=False).correct is True
