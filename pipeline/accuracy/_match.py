@@ -1,7 +1,8 @@
 """Matching a response's listed diagnoses against the gold diagnosis: the grading ladder.
 
 Each tier is a plug-in registered with @tier (pipeline/accuracy/_tiers.py), most literal first:
-exact -> synonym (the study's lists) -> terminology (ICD-10-CM) -> containment -> fuzzy -> embedding.
+exact -> synonym (the study's lists) -> terminology (ICD-10-CM) -> containment -> specific (the gold in
+a more specific form) -> fuzzy -> embedding.
 For each listed diagnosis the first confident tier decides; the qualifier guards (_guards.py) apply
 to every tier's match. Below the confident thresholds a match waits for a clinician.
 Thresholds and their justification: docs/accuracy.md ("Grading").
@@ -145,7 +146,7 @@ class Match:
     diagnosis: str  # as the response lists it (the matched text)
     name: str  # the normalised candidate name of the listed diagnosis that matched
     gold_name: str  # the normalised gold name or synonym it matched
-    method: str  # the tier: exact, synonym, terminology, containment, fuzzy, embedding
+    method: str  # the tier: exact, synonym, terminology, containment, specific, fuzzy, embedding
     score: float
     confident: bool
     conflict: bool = False  # a guard says it is a different disease (never a candidate)
