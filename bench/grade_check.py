@@ -1,11 +1,14 @@
 """Grader validation on the shipped data: automatic grades (no judge tier) against the references.
 
-    .venv/bin/python bench/grade_check.py [--set medrbench|sandmann|both] [--no-embeddings]
+    .venv/bin/python bench/grade_check.py [--set medrbench|sandmann|both] [--no-embeddings] [--disagreements DIR]
+        [--broader-incorrect]
 
 MedR-Bench: the 400 shipped DeepSeek-R1 responses; the reference is their imported `correct` label
 (the benchmark's GPT judge). The responses are imported WITHOUT the factory's stored diagnoses (which
 copy the gold for correct ones), so DxTrace parses each answer itself, as it would a user's file.
 Sandmann: the 720 answers; the reference is the clinicians' mean Likert >= 4.
+--disagreements DIR writes DIR/<set>.jsonl: one line per response whose automatic grade differs from the
+reference or is pending (gold, diagnoses, tier, evidence), the list to find classes of error in.
 Prints the grade-check (agreement on automatically graded responses, Cohen's kappa, pending share,
 per tier and per model) and the grading time. Figures: docs/accuracy.md, docs/benchmarks.md.
 """
@@ -26,6 +29,7 @@ from db.engine import make_engine, session_scope  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Response  # noqa: E402
 from pipeline.accuracy import grade_check, grade_check_markdown, grade_study  # noqa: E402
+from pipeline.accuracy._match import Thresholds  # noqa: E402
 from tests.factories import add_medrbench_r1, add_sandmann_outputs, make_study  # noqa: E402
 
 
@@ -40,7 +44,33 @@ def _load(session, which: str):
     return study, "extra.human_likert_1to5", 4.0
 
 
-def run(which: str, embeddings: bool) -> None:
+def _write_disagreements(session, check, out: Path) -> None:
+    import json
+
+    from db.models import Case, Grade
+
+    frame = check.frame
+    rows = frame[(frame["auto"].isna()) | (frame["auto"] != frame["reference"])]
+    with out.open("w") as fh:
+        for rec in rows.to_dict("records"):
+            resp = session.get(Response, int(rec["response_id"]))
+            case = session.get(Case, resp.case_id)
+            grades = session.exec(select(Grade).where(Grade.response_id == resp.id, Grade.method != "imported")).all()
+            g = max(grades, key=lambda x: x.id)
+            details = g.details or {}
+            line = {
+                "response_id": resp.id,
+                "auto": None if rec["auto"] is None or rec["auto"] != rec["auto"] else bool(rec["auto"]),
+                "reference": bool(rec["reference"]),
+                "gold": case.gold_diagnosis,
+                "diagnoses": details.get("diagnoses"),
+                "tier": g.method,
+                "evidence": details.get("evidence") or details.get("candidates"),
+            }
+            fh.write(json.dumps(line, default=str) + "\n")
+
+
+def run(which: str, embeddings: bool, disagreements: Path | None = None, broader_incorrect: bool = False) -> None:
     url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
     engine = make_engine(url)
     upgrade(engine)
@@ -49,13 +79,22 @@ def run(which: str, embeddings: bool) -> None:
         study_id = study.id
     t0 = time.perf_counter()
     with session_scope(engine) as session:
-        summary = grade_study(session, study_id, embeddings=embeddings, judge=False)
+        summary = grade_study(
+            session,
+            study_id,
+            embeddings=embeddings,
+            judge=False,
+            thresholds=Thresholds(broader_incorrect=broader_incorrect),
+        )
     elapsed = time.perf_counter() - t0
     print(f"## {which}: {summary.summary()}")
     print(f"grading time: {elapsed:.1f} s (tiers: {dict(summary.by_method)})")
     with session_scope(engine) as session:
         n = len(session.exec(select(Response.id)).all())
         check = grade_check(session, study_id, ref, threshold=threshold)
+        if disagreements is not None:
+            disagreements.mkdir(parents=True, exist_ok=True)
+            _write_disagreements(session, check, disagreements / f"{which}.jsonl")
     print(f"{n} responses; reference {ref}" + (f" >= {threshold:g}" if threshold is not None else ""))
     print(grade_check_markdown(check))
     print()
@@ -65,9 +104,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", choices=("medrbench", "sandmann", "both"), default="both")
     ap.add_argument("--no-embeddings", action="store_true")
+    ap.add_argument("--broader-incorrect", action="store_true", help="grade strict generalisations incorrect")
+    ap.add_argument("--disagreements", type=Path, default=None)
     args = ap.parse_args()
     for which in ("medrbench", "sandmann") if args.set == "both" else (args.set,):
-        run(which, not args.no_embeddings)
+        run(which, not args.no_embeddings, args.disagreements, args.broader_incorrect)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Accuracy: grading responses against the gold diagnosis, and the study's statistics.
 
-Grading (a ladder of registered tiers: exact, synonym, ICD-10-CM terminology, containment, fuzzy,
+Grading (a ladder of registered tiers: exact, synonym, ICD-10-CM terminology, containment, specific, fuzzy,
 embedding, an optional LLM judge; uncertain matches wait for a clinician) writes Grade rows;
 grade_check validates the grades against a reference label; the statistics are pure functions on statsmodels/scipy; the study table is built per
 model and per pair, overall and per subgroup, and written as CSV, JSON, Markdown and a forest plot.

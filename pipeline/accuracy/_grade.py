@@ -1,8 +1,8 @@
 """Grading a study's responses into Grade rows, and reading the grade that counts.
 
-A clinician's grade always wins; otherwise the newest automatic grade; an imported label (a
-benchmark's own judge) counts only until DxTrace grades the response, and never blocks grading: it
-stays as a reference for grade-check. Every grade records the gold it was made against: when the
+A clinician's grade always wins; otherwise the newest automatic grade. An imported label (a
+benchmark's own judge) is never a grade: it is kept only as a reference for grade-check, never
+counted in accuracy, and never blocks grading (a response with only an imported label is ungraded). Every grade records the gold it was made against: when the
 gold changes (import-cases --update) the grade is stale, automatic ones are re-graded, and a
 clinician's is flagged for review (the response goes back to pending), never silently reused.
 """
@@ -276,6 +276,7 @@ def _grade_row(item: _Todo, res: MatchResult, k: int, th: Thresholds, embedded: 
             "fuzzy_uncertain": th.fuzzy_uncertain,
             "embedding_confident": th.embedding_confident,
             "embedding_uncertain": th.embedding_uncertain,
+            "broader_incorrect": th.broader_incorrect,
         },
         "embedding_tier": embedded,
         "terminology_tier": terminology,
@@ -296,7 +297,7 @@ def _grade_row(item: _Todo, res: MatchResult, k: int, th: Thresholds, embedded: 
 
 def _effective(grades: list[Grade], case: Case | None = None) -> Grade | None:
     """The clinician's newest grade (unless made against an older gold), else the newest automatic or
-    pending grade, else an imported label."""
+    pending grade. An imported label is a reference, never a grade: alone it gives None (ungraded)."""
     if not grades:
         return None
     clinician = [g for g in grades if g.status == STATUS_CLINICIAN]
@@ -308,10 +309,7 @@ def _effective(grades: list[Grade], case: Case | None = None) -> Grade | None:
             if not any(g.method == "review" for g in later):
                 return newest
     own = [g for g in grades if g.status != STATUS_CLINICIAN and not is_imported(g)]
-    if own:
-        return max(own, key=lambda g: g.id or 0)
-    imported = [g for g in grades if is_imported(g)]
-    return max(imported or grades, key=lambda g: g.id or 0)
+    return max(own, key=lambda g: g.id or 0) if own else None
 
 
 def _scalar(v) -> bool:

@@ -1,7 +1,8 @@
 """Matching a response's listed diagnoses against the gold diagnosis: the grading ladder.
 
 Each tier is a plug-in registered with @tier (pipeline/accuracy/_tiers.py), most literal first:
-exact -> synonym (the study's lists) -> terminology (ICD-10-CM) -> containment -> fuzzy -> embedding.
+exact -> synonym (the study's lists) -> terminology (ICD-10-CM) -> containment -> specific (the gold in
+a more specific form) -> fuzzy -> embedding.
 For each listed diagnosis the first confident tier decides; the qualifier guards (_guards.py) apply
 to every tier's match. Below the confident thresholds a match waits for a clinician.
 Thresholds and their justification: docs/accuracy.md ("Grading").
@@ -105,6 +106,10 @@ class Thresholds:
     fuzzy_uncertain: float = 0.80
     embedding_confident: float = 0.95
     embedding_uncertain: float = 0.75
+    # A strict generalisation of the gold ("meningitis" for "bacterial meningitis") is never correct;
+    # False: it waits for a clinician (pending); True: it is graded incorrect. Measured both ways in
+    # docs/accuracy.md ("Broader answers"); the default keeps the clinician's say.
+    broader_incorrect: bool = False
 
     def __post_init__(self) -> None:
         for lo, hi in (
@@ -141,7 +146,7 @@ class Match:
     diagnosis: str  # as the response lists it (the matched text)
     name: str  # the normalised candidate name of the listed diagnosis that matched
     gold_name: str  # the normalised gold name or synonym it matched
-    method: str  # the tier: exact, synonym, terminology, containment, fuzzy, embedding
+    method: str  # the tier: exact, synonym, terminology, containment, specific, fuzzy, embedding
     score: float
     confident: bool
     conflict: bool = False  # a guard says it is a different disease (never a candidate)
@@ -245,8 +250,14 @@ def match_diagnoses(
     return decide(best_per_rank, th)
 
 
+def is_broader(m: Match) -> bool:
+    return dict(m.evidence).get("guard") == "broader"
+
+
 def is_candidate(m: Match, th: Thresholds) -> bool:
     floor = th.embedding_uncertain if m.method == "embedding" else th.fuzzy_uncertain
+    if th.broader_incorrect and is_broader(m):
+        return False
     return not m.confident and not m.conflict and m.score >= floor
 
 

@@ -26,6 +26,11 @@ _SPELLING = [
     ("coeliac", "celiac"),
     ("foetal", "fetal"),
 ]
+# Greek letters spelled out: "11β-hydroxylase" == "11-beta-hydroxylase", "TNF-α" == "TNF alpha".
+_GREEK = {
+    "\u03b1": "alpha", "\u03b2": "beta", "\u03b3": "gamma", "\u03b4": "delta", "\u03b5": "epsilon",
+    "\u03ba": "kappa", "\u03bb": "lambda", "\u03bc": "mu", "\u00b5": "mu", "\u03c3": "sigma", "\u03c9": "omega",
+}  # fmt: skip
 _NUMBER_WORDS = {"i": "1", "v": "5", "x": "10", "one": "1", "two": "2", "three": "3", "four": "4"}
 # Numbers spelled as roman numerals or ordinals: "cranial nerve III palsy" == "third cranial nerve palsy".
 _ALWAYS_NUMBERS = {
@@ -53,6 +58,7 @@ def normalise(text: str) -> str:
     """Lower case, no accents, no punctuation, American spelling, 'type I' -> 'type 1'."""
     s = unicodedata.normalize("NFKD", text)
     s = "".join(ch for ch in s if not unicodedata.combining(ch)).casefold()
+    s = "".join(f" {_GREEK[ch]} " if ch in _GREEK else ch for ch in s)
     s = re.sub(r"['\u2019\u2018`]s\b", "", s)  # possessive: Crohn's disease == Crohn disease
     s = re.sub(r"[^\w\s]|_", " ", s)
     for uk, us in _SPELLING:

@@ -25,7 +25,7 @@ from pipeline.accuracy._match import (
     same_critical,
     words,
 )
-from pipeline.accuracy._normalise import normalise, strip_hedges
+from pipeline.accuracy._normalise import critical_tokens, normalise, strip_hedges
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,8 @@ def containment(p: Pair) -> Match | None:
 
 
 def _part_match(answer_parts: list[str], part: str, text: str) -> bool:
-    return f" {part} " in text or any(s == part or qualifier_match(s, part) for s in answer_parts)
+    """A part of a compound gold is stated: verbatim, up to qualifiers, or in a more specific form."""
+    return f" {part} " in text or any(s == part or qualifier_match(s, part) or narrower(s, part) for s in answer_parts)
 
 
 def _compound_gold(p: Pair, parts: list[str]) -> list[Match]:
@@ -183,6 +184,79 @@ def _compound_gold(p: Pair, parts: list[str]) -> list[Match]:
         evidence = (("segment", head), ("gold_parts", gold_parts), ("parts_stated", [head, *stated]))
         out.append(Match(0, p.diagnosis, head, head, "containment", score, True, evidence=evidence))
     return out
+
+
+# Words that carry no disease: left out when comparing word sets.
+_FILLER = frozenset({"of", "the", "a", "an", "in", "at", "on", "to", "and", "with", "type", "form", "variant"})
+# Words after which a phrase names something else than the disease: "lupus-like", "mimicking X",
+# "history of X", "risk of X", "X carrier", "X trait", "X excluded".
+_NOT_THE_DISEASE = frozenset(
+    {"like", "mimic", "mimicking", "mimicker", "history", "risk", "carrier", "trait", "excluded", "ruled",
+     "prophylaxis", "screening", "vaccination", "exposure", "contact", "fear", "phobia"}
+)  # fmt: skip
+_JOIN_WORDS = frozenset(
+    {"with", "and", "secondary", "due", "caused", "complicated", "complicating", "causing", "leading",
+     "resulting", "associated", "following", "after", "plus", "from", "presenting", "manifesting", "setting",
+     "context", "background", "versus", "v"}
+)  # fmt: skip
+_PREPOSITIONS = frozenset(
+    {"of", "in", "at", "on", "to", "from", "with", "without", "due", "for", "involving", "affecting"}
+)
+
+
+def head(name: str) -> str | None:
+    """The head noun of an English diagnosis noun phrase: its last word before a preposition
+    ("carcinoma" of "small cell carcinoma of the pancreas"); numbers and letters are not heads."""
+    toks = name.split()
+    for i, t in enumerate(toks):
+        if t in _PREPOSITIONS and i > 0:
+            toks = toks[:i]
+            break
+    words = [t for t in toks if not (t.isdigit() or len(t) == 1)]
+    return words[-1] if words else None
+
+
+def content(name: str) -> frozenset[str]:
+    """A name's word set: organ adjectives as their organ ("uterine" = "uterus"), filler left out."""
+    from pipeline.accuracy._guards import SITES
+
+    return frozenset(SITES.get(t, t) for t in name.split()) - _FILLER
+
+
+def narrower(answer: str, gold: str) -> bool:
+    """The answer names the gold disease, in other words or with more detail: every word of the gold (organs as organs,
+    any order) is in the answer, both have the same head noun, and nothing in the answer says it is
+    not the disease itself. A more specific form of the gold is the gold (as ICD-10-CM's descendants).
+    A one-word gold is a category where a modifier may name another condition ("heat stroke" is not a
+    stroke): left to the other tiers. A gold's type, number or letter must be the answer's too."""
+    ca, cg = content(answer), content(gold)
+    if len(cg) < 2 or not cg <= ca or ca & _NOT_THE_DISEASE:
+        return False
+    # One noun phrase only: words gathered across "X with Y" / "X secondary to Y" are not one disease
+    # (the parts are compared one by one, see segments()). "or" stays: "X cyst or abscess" offers "X abscess".
+    if (set(answer.split()) - set(gold.split())) & _JOIN_WORDS:
+        return False
+    kg = critical_tokens(gold)
+    if kg and kg != critical_tokens(answer):
+        return False
+    ha, hg = head(answer), head(gold)
+    return ha is not None and ha == hg
+
+
+@tier("specific")
+def specific(p: Pair) -> Match | None:
+    """The answer is a more specific form of the gold (more modifiers, same head noun); guards still apply."""
+    names = list(dict.fromkeys([*p.variants, *segments(p.diagnosis)]))
+    # The cause or complication of a compound gold ("X with Y and Z") is not the gold: only its head is.
+    golds = [g for g, _ in p.gold.names]
+    tails = {t for g in golds if len(parts := segments(g)) > 1 for t in parts[1:]}
+    found = []
+    for v in names:
+        for g in golds:
+            if len(g) >= 4 and g not in tails and narrower(v, g):
+                evidence = (("segment", v), ("added", sorted(content(v) - content(g))))
+                found.append(Match(0, p.diagnosis, v, g, "specific", 0.95, True, evidence=evidence))
+    return _pick(found)
 
 
 @tier("fuzzy")

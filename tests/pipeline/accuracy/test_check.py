@@ -65,6 +65,9 @@ def build(session: Session, *, imported: bool = True):
 def test_grade_check_numbers_and_imported_labels_do_not_block(engine):
     with Session(engine) as session:
         study, _ = build(session)
+        before = effective_grades(session, study.id)
+        # An imported label is a reference, never a grade: before DxTrace grades, nothing counts.
+        assert before["correct"].isna().all() and before["grader"].isna().all()
         summary = grade_study(session, study.id, embeddings=False, judge=False)
         assert summary.graded == 4 and summary.skipped == 0  # imported labels no longer block grading
         again = grade_study(session, study.id, embeddings=False, regrade=True, judge=False)

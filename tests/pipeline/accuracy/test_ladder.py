@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.accuracy import GoldNames, match_diagnoses, tier_names
 from pipeline.accuracy._guards import check
-from pipeline.accuracy._tiers import Pair, Thresholds, containment, embedding, fuzzy, guarded, terminology
+from pipeline.accuracy._tiers import Pair, Thresholds, containment, embedding, fuzzy, guarded, specific, terminology
 
 
 def grade(gold: str, listed: list[str], synonyms: list[str] = (), **kw):
@@ -14,7 +14,7 @@ def grade(gold: str, listed: list[str], synonyms: list[str] = (), **kw):
 
 
 def test_tiers_are_registered_in_ladder_order():
-    assert tier_names() == ["exact", "synonym", "terminology", "containment", "fuzzy", "embedding"]
+    assert tier_names() == ["exact", "synonym", "terminology", "containment", "specific", "fuzzy", "embedding"]
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_guards_stop_every_tier(listed, gold, guard):
     res = grade(gold, [listed])
     assert res.correct is not True and not res.candidates
     # The tiers that would otherwise accept the pair are stopped by the same guard.
-    for tier_fn in (containment, fuzzy):
+    for tier_fn in (containment, specific, fuzzy):
         m = tier_fn(_pair(listed, gold))
         if m is not None:
             assert not guarded(m).confident
