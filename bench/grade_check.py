@@ -36,7 +36,7 @@ from tests.factories import add_medrbench_r1, add_sandmann_outputs, make_study  
 def _load(session, which: str):
     study = make_study(session, f"bench-{which}")
     if which == "medrbench":
-        for r in add_medrbench_r1(session, study):
+        for r in add_medrbench_r1(session, study, judge_grades=False):
             r.diagnoses = None  # parse the answer as DxTrace would; never the stored gold copy
             session.add(r)
         return study, "imported", None

@@ -72,9 +72,19 @@ def _run(session: Session, study: Study, model: Model, case_set: CaseSet) -> Run
 
 
 def add_medrbench_r1(
-    session: Session, study: Study, *, limit: int | None = None, incorrect_only: bool = False
+    session: Session,
+    study: Study,
+    *,
+    limit: int | None = None,
+    incorrect_only: bool = False,
+    judge_grades: bool = True,
 ) -> list[Response]:
-    """The shipped real DeepSeek-R1 traces on MedR-Bench, each with its imported correct/incorrect grade."""
+    """The shipped real DeepSeek-R1 traces on MedR-Bench, each with the benchmark's judge verdict.
+
+    The verdict is stored as an imported label (a reference, never a grade) and, unless judge_grades is
+    False, also as the automatic grade of an LLM judge (what it is: MedR-Bench's GPT judge), so that tests
+    have a graded study without running the grader.
+    """
     case_set = shipped_case_set(session, "medrbench")
     model = get_or_add_model(session, study, "DeepSeek-R1", is_reasoning=True)
     run = _run(session, study, model, case_set)
@@ -108,6 +118,17 @@ def add_medrbench_r1(
                 rank=1 if correct else None,
             )
         )
+        if judge_grades:
+            session.add(
+                Grade(
+                    response_id=resp.id,
+                    correct=correct,
+                    method="judge",
+                    grader="medrbench-gpt-judge",
+                    status="auto",
+                    rank=1 if correct else None,
+                )
+            )
         out.append(resp)
         if limit and len(out) >= limit:
             break

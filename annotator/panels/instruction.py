@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from annotator import _ui
 from pipeline.annotation import Codebook
 
 DISMISSED = "dx_instruction_dismissed"
@@ -26,5 +27,5 @@ def show_task_instruction(codebook: Codebook) -> None:
         return
     with st.container(border=True, key="task_instruction"):
         cols = st.columns([6, 1], vertical_alignment="center")
-        cols[0].markdown("**Your task** · " + instruction_text(codebook))
+        cols[0].markdown("**Your task** · " + _ui.md(instruction_text(codebook)))  # codebook text can arrive by import
         cols[1].button("Got it", key="dismiss_instruction", on_click=lambda: st.session_state.update({DISMISSED: True}))

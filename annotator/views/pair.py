@@ -28,7 +28,7 @@ def side_summary(side: PairSide, names: dict[str, str]) -> list[str]:
 
 
 def _side(title: str, sides: list[PairSide], names: dict[str, str]) -> None:
-    st.subheader(title)
+    st.subheader(_ui.md_line(title))
     for side in sides:
         if len(sides) > 1:
             st.markdown(f"**Repeat {side.repeat}**")
@@ -73,7 +73,7 @@ def render(ctx: ViewContext) -> None:
         left = pair_side(s, ctx.study_id, pair.reasoning.id, case_id)
         right = pair_side(s, ctx.study_id, pair.base.id, case_id)
     names = {m.code: m.name for m in codebook.error_modes}
-    with st.expander(f"Case {case.case_key} · gold diagnosis", expanded=False):
+    with st.expander(f"Case {_ui.md_line(case.case_key)} · gold diagnosis", expanded=False):
         _ui.show_text(f"Gold diagnosis: {case.gold_diagnosis}")
         _ui.show_text(case.vignette)
     cols = st.columns(2, gap="large")

@@ -450,7 +450,7 @@ def record_clinician_grade(
     from pipeline.annotation import may_grade
 
     run = session.get(Run, resp.run_id)
-    if run is None or not may_grade(session, annotator, run.study_id):
+    if run is None or not may_grade(session, annotator, run.study_id, response_id):
         raise DxTraceError(
             f"{annotator.username} may not grade in this study: a lead allows it with "
             f"python -m pipeline users grading {annotator.username} on (and assigns the study's items)"

@@ -180,12 +180,23 @@ def set_can_grade(session: Session, username: str, allowed: bool) -> Annotator:
     return person
 
 
-def may_grade(session: Session, person: Annotator, study_id: int) -> bool:
-    """Leads grade in every study; an annotator only with the grading right and in a study assigned to them."""
+def may_grade(session: Session, person: Annotator, study_id: int, response_id: int | None = None) -> bool:
+    """Leads grade in every study; an annotator with the grading right in a study assigned to them, and any
+    annotator the response itself was assigned to (the lead's assignment is the right, for that item only)."""
     if not person.active:
         return False
     if person.role == ROLE_LEAD:
         return True
+    if response_id is not None:
+        mine = session.exec(
+            select(Assignment.id).where(
+                Assignment.study_id == study_id,
+                Assignment.annotator_id == person.id,
+                Assignment.response_id == response_id,
+            )
+        ).first()
+        if mine is not None:
+            return True
     if not person.can_grade:
         return False
     found = session.exec(

@@ -128,8 +128,11 @@ class _Bar:
 
 @contextmanager
 def progress_bar(args: argparse.Namespace, description: str, total: int | None = None) -> Iterator[_Bar]:
-    """A bar for a long step (total=None: a pulsing bar with the elapsed time). --no-progress turns it off."""
-    if getattr(args, "no_progress", False):
+    """A bar for a long step (total=None: a pulsing bar with the elapsed time). --no-progress turns it off.
+
+    Only on a terminal: in a log file or a pipe a bar is noise, and the first line of stderr must be the error.
+    """
+    if getattr(args, "no_progress", False) or not err_console.is_terminal:
         yield _Bar(None, None)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

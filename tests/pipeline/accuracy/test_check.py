@@ -118,7 +118,7 @@ def test_gold_change_makes_grades_stale_and_flags_clinician_grades(engine):
     with Session(engine) as session:
         study, records = build(session, imported=False)
         grade_study(session, study.id, embeddings=False, judge=False)
-        dr = Annotator(username="dr_a", password_hash="x")
+        dr = Annotator(username="dr_a", password_hash="x", role="lead")
         session.add(dr)
         session.flush()
         c3 = session.exec(select(Response).join(Case).where(Case.case_key == "c3")).one()

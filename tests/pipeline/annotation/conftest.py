@@ -33,7 +33,7 @@ def build_world(engine, *, n_annotators: int = 3, limit: int | None = None, **st
             s.exec(
                 select(Response.id)
                 .join(Grade, Grade.response_id == Response.id)
-                .where(Grade.correct == False)  # noqa: E712
+                .where(Grade.correct == False, Grade.method != "imported")  # noqa: E712
                 .order_by(Response.id)
             )
         )

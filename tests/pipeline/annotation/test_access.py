@@ -46,9 +46,18 @@ def test_annotators_see_and_grade_only_assigned_studies_with_the_right(engine):
         assert [x.name for x in studies_for(s, ann1)] == ["test-study"]
         assert {x.name for x in studies_for(s, lead)} == {"test-study", "other"}
         assert may_grade(s, lead, w.study_id) and may_grade(s, lead, other_id)
-        assert not may_grade(s, ann1, w.study_id)  # assigned, but no grading right yet
+        assert not may_grade(s, ann1, w.study_id)  # assigned, but no grading right in the study yet
+        assert may_grade(s, ann1, w.study_id, rid)  # an item the lead assigned to them: its grade is theirs to fix
+        assert not may_grade(
+            s, ann1, w.study_id, next(r for r in w.all_ids if r not in w.incorrect[:4])
+        )  # not assigned to them
     with session_scope(engine) as s, pytest.raises(DxTraceError, match="may not grade in this study"):
-        record_clinician_grade(s, response_id=rid, annotator_id=w.people["ann1"], rank=None)
+        record_clinician_grade(
+            s,
+            response_id=next(r for r in w.all_ids if r not in w.incorrect[:4]),
+            annotator_id=w.people["ann1"],
+            rank=None,
+        )
     with session_scope(engine) as s, pytest.raises(DxTraceError, match="may not grade"):
         set_can_grade(s, "ann2", True)
         record_clinician_grade(s, response_id=rid, annotator_id=w.people["ann2"], rank=None)  # right, no assignment

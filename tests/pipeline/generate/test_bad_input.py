@@ -74,7 +74,7 @@ def test_bad_study_file_is_refused_with_nothing_written(tmp_path, capsys, comman
     db = str(tmp_path / "s.db")
     study = tmp_path / "study.toml"
     study.write_text(body, encoding="utf-8")
-    code, err = _run(capsys, "--db", db, command, str(study), *extra)
+    code, err = _run(capsys, "--db", db, command, *(["--study"] if command == "generate" else []), str(study), *extra)
     assert code == 2, err
     assert expected in err, err
     assert err.startswith("error: ") and "Traceback" not in err and "internal error" not in err
@@ -95,12 +95,12 @@ def test_generate_refusals_leave_nothing_behind(tmp_path, capsys, monkeypatch):
     db = str(tmp_path / "s.db")
     study = tmp_path / "study.toml"
     study.write_text(GOOD_STUDY, encoding="utf-8")
-    code, err = _run(capsys, "--db", db, "generate", str(study), "--model", "Nope")
+    code, err = _run(capsys, "--db", db, "generate", "--study", str(study), "--model", "Nope")
     assert code == 2 and "has no model(s) Nope" in err
     assert _count_studies(db) == 0
     monkeypatch.delenv("DX_TEST_UNSET_KEY", raising=False)
     study.write_text(GOOD_STUDY + 'api_key_env = "DX_TEST_UNSET_KEY"\n', encoding="utf-8")
-    code, err = _run(capsys, "--db", db, "generate", str(study))
+    code, err = _run(capsys, "--db", db, "generate", "--study", str(study))
     assert code == 2 and "DX_TEST_UNSET_KEY (api_key_env) is not set" in err
     assert _count_studies(db) == 0
 
@@ -127,10 +127,10 @@ def test_database_written_by_a_newer_dxtrace(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["generate", "demo", "--limit", "0"], "--limit must be at least 1"),
-        (["generate", "demo", "--concurrency", "-2"], "--concurrency must be at least 1"),
-        (["generate", "demo", "--timeout", "0"], "--timeout must be positive"),
-        (["generate", "demo", "--retries", "-1"], "--retries must be 0 or more"),
+        (["generate", "--study", "demo", "--limit", "0"], "--limit must be at least 1"),
+        (["generate", "--study", "demo", "--concurrency", "-2"], "--concurrency must be at least 1"),
+        (["generate", "--study", "demo", "--timeout", "0"], "--timeout must be positive"),
+        (["generate", "--study", "demo", "--retries", "-1"], "--retries must be 0 or more"),
     ],
 )
 def test_bad_flags(tmp_path, capsys, argv, expected):
@@ -142,7 +142,7 @@ def test_generate_prints_the_first_causes_of_failed_requests(tmp_path, capsys, r
     replay.serve(Reply(status=401, body='{"error": {"message": "invalid api key"}}'))
     study = tmp_path / "study.toml"
     study.write_text(_edit('"http://127.0.0.1:9/v1"', f'"{replay.url}"'), encoding="utf-8")
-    code, err = _run(capsys, "--db", str(tmp_path / "s.db"), "generate", str(study), "--no-progress")
+    code, err = _run(capsys, "--db", str(tmp_path / "s.db"), "generate", "--study", str(study), "--no-progress")
     assert code == 1
     assert "2 request(s) failed" in err
     assert "A: " in err and "answered HTTP 401: invalid api key (2x)" in err

@@ -221,7 +221,7 @@ def test_import_records_each_format_reader_and_the_trace(engine, tmp_path):
     }
     path = tmp_path / "formats.jsonl"
     path.write_text(
-        "\n".join(json.dumps({"case": c, "model": "M", "text": t}) for c, t in outputs.items()) + "\n",
+        "\n".join(json.dumps({"case": c, "model": "M", "text": t, "ok": None}) for c, t in outputs.items()) + "\n",
         encoding="utf-8",
     )
     with session_scope(engine) as session:
