@@ -388,7 +388,7 @@ def test_cases_show_one_case(capsys, db_url, engine, tmp_path):
 def test_db_flag_before_or_after_the_subcommand(capsys, tmp_path):
     url = f"sqlite:///{tmp_path / 'a.db'}"
     assert main(["--db", url, "import-cases", "sandmann125"]) == 0
-    assert main(["cases", "--set", "sandmann125", "--db", url]) == 0
+    assert main(["cases", "--case-set", "sandmann125", "--db", url]) == 0
     assert "sandmann125 (differential, 125 cases)" in capsys.readouterr().out
 
 

@@ -46,7 +46,7 @@ def test_why_wrong_reads_the_stored_grade(engine):
         assert "dxtrace-grader-test (no listed diagnosis came close)" in text
         assert "#1 'Stable angina' vs 'coronary artery disease' by embedding, score 0.71" in text
         plain = why_wrong(s, imported)
-        assert plain.method == "imported" and plain.closest is None
+        assert plain.method == "judge" and plain.closest is None
         assert "records no closest candidate" in "\n".join(plain.lines())
 
 

@@ -13,6 +13,7 @@ import pytest
 from db.engine import make_engine, session_scope
 from db.migrate import upgrade
 from pipeline.accuracy import effective_grades, study_accuracy, study_case_sets
+from pipeline.accuracy._match import GRADER_VERSION
 from pipeline.report import (
     Chart,
     Paragraph,
@@ -293,7 +294,7 @@ def test_methods_paragraph_says_what_ran(study):
         "paired with its base model DeepSeek-V3",
         "temperature 0.6",
         "first 5 diagnoses",
-        "dxtrace-grader/1",
+        GRADER_VERSION,
         "at least 0.9",
         "Holm",
         "significance level, from the study file, is 0.01",
