@@ -151,4 +151,5 @@ def main(default_slug: str | None = None) -> None:
     if not sections:
         st.info("No pages are available to this account.")
         return
-    st.navigation(sections).run()
+    # Every page in view: a collapsed menu hides a lead's later pages behind "View more".
+    st.navigation(sections, expanded=True).run()

@@ -18,7 +18,7 @@ from db.models import Annotator, Case, CodebookVersion, Model, Response, Study
 from pipeline.annotation import study_codebook
 from pipeline.errors import DxTraceError
 from pipeline.report import build_report, render_markdown
-from tests._browser import ARGS, CHROMIUM, require_chromium
+from tests._browser import ARGS, CHROMIUM, new_app_page, require_chromium, wait_idle
 from tests.annotator.conftest import assigned_world, first_item
 from tests.pipeline.annotation.conftest import PASSWORD
 
@@ -39,6 +39,9 @@ PAGES = {  # title in the sidebar -> a text the page shows once drawn
     "Study settings": "Study settings",
     "Adjudication": "Adjudication",
     "Trace clusters": "Trace clusters",
+    "Flagged items": "Flagged items",
+    "Pair side by side": "Pair side by side",
+    "Red flags": "Red-flag list",
     "Reports and exports": "Reports and exports",
 }
 ANNOTATOR_PAGES = ("Annotate", "Grading", "Codebook")
@@ -120,7 +123,7 @@ def _check_inert(page) -> None:
 
 @pytest.mark.parametrize("username", ["ann1", "lead"])
 def test_every_page_shows_hostile_text_inert_and_nothing_leaves(served, browser, username):
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page = new_app_page(browser, viewport={"width": 1440, "height": 1000})
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.on("websocket", lambda ws: requests.append(ws.url))
@@ -144,13 +147,15 @@ def test_every_page_shows_hostile_text_inert_and_nothing_leaves(served, browser,
     if username == "lead":
         page.close()
         return
-    page.goto(f"{served['base']}/annotate")  # the annotate page again, with its expanders open
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
+    page.goto(f"{served['base']}/annotate")  # the annotate page again (the session is kept), expanders open
     expect(page.get_by_text("Reasoning trace ·").first).to_be_visible(timeout=60_000)
-    for summary in page.locator('[data-testid="stExpander"] summary').all():
-        summary.click()
+    wait_idle(page)  # a summary that a rerun is redrawing is inert: click once the app is idle
+    # Open every expander a person can reach (not those inside an inert part of the page).
+    page.evaluate(
+        """() => document.querySelectorAll('[data-testid="stExpander"] details:not([open]) > summary')
+            .forEach((s) => { if (!s.closest('[inert]')) s.click(); })"""
+    )
+    wait_idle(page)
     expect(page.get_by_text(":red[RED]").first).to_be_visible()  # the directive shown as the text it is
     _check_inert(page)
     assert _outside(requests) == []
