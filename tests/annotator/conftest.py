@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from db.engine import session_scope
 from db.models import Annotation, Annotator
 from pipeline.annotation import annotator_queue, assign
+from tests._browser import ARGS, CHROMIUM
 from tests.pipeline.annotation.conftest import PASSWORD, World, build_world
 
 
@@ -66,3 +67,14 @@ def all_text(at: AppTest) -> str:
     for node in at.main.children.values() if hasattr(at.main, "children") else []:
         out.append(repr(node))
     return "\n".join(out)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, once per test module (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()

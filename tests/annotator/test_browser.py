@@ -13,7 +13,7 @@ from db.engine import make_engine, session_scope
 from db.migrate import upgrade
 from db.models import Annotation, Annotator, Response
 from pipeline.errors import DxTraceError
-from tests._browser import ARGS, CHROMIUM, new_app_page, pick_option, require_chromium, wait_idle
+from tests._browser import new_app_page, pick_option, require_chromium, wait_idle
 from tests.annotator.conftest import assigned_world, first_item
 from tests.conftest import REPO
 from tests.pipeline.annotation.conftest import PASSWORD
@@ -50,16 +50,6 @@ def served(tmp_path_factory):
         except DxTraceError as exc:
             pytest.fail(f"{exc}: {(root / 'streamlit.log').read_text()}")
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _sign_in(page, base: str, username: str) -> None:

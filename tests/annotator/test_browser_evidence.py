@@ -12,7 +12,7 @@ from db.engine import make_engine, session_scope
 from db.migrate import upgrade
 from db.models import Annotation, Annotator, Assignment, Response
 from pipeline.annotation import split_steps
-from tests._browser import ARGS, CHROMIUM, new_app_page, require_chromium, wait_idle
+from tests._browser import new_app_page, require_chromium, wait_idle
 from tests.annotator.conftest import assigned_world
 from tests.pipeline.annotation.conftest import PASSWORD
 
@@ -45,16 +45,6 @@ def served(tmp_path_factory):
     with (root / "streamlit.log").open("w") as log, serve_app(url, log=log) as base:
         yield {"base": base, "engine": engine}
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1440, 900)])

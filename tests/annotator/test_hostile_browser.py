@@ -18,7 +18,7 @@ from db.models import Annotator, Case, CodebookVersion, Model, Response, Study
 from pipeline.annotation import study_codebook
 from pipeline.errors import DxTraceError
 from pipeline.report import build_report, render_markdown
-from tests._browser import ARGS, CHROMIUM, new_app_page, require_chromium, wait_idle
+from tests._browser import new_app_page, require_chromium, wait_idle
 from tests.annotator.conftest import assigned_world, first_item
 from tests.pipeline.annotation.conftest import PASSWORD
 
@@ -90,16 +90,6 @@ def served(tmp_path_factory):
         except DxTraceError as exc:
             pytest.fail(f"{exc}: {(root / 'streamlit.log').read_text()}")
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _outside(urls: list[str]) -> list[str]:

@@ -12,30 +12,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func
 from sqlmodel import Session, select
 
-from db.models import Case, CaseSet, Model, Response, Run, Study
-from pipeline.cli import main
+from db.models import Case, Model, Response, Run, Study
 from pipeline.errors import InputError
 from pipeline.generate import parse_response_mapping
+from tests.pipeline.test_case_shapes import counts, run
 
 R1_TRACE = "The patient is over 50 with left lower quadrant pain and fever. Diverticulitis fits best."
 R1_ANSWER = "1. Diverticulitis\n2. Colorectal carcinoma\n3. Ischaemic colitis\n4. Nephrolithiasis\n5. Appendicitis"
-
-
-def run(capsys, db_url: str, *argv: str) -> tuple[int, str, str]:
-    code = main([*argv, "--db", db_url])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def counts(engine) -> dict[str, int]:
-    with Session(engine) as s:
-        return {
-            t.__name__: s.exec(select(func.count()).select_from(t)).one()
-            for t in (CaseSet, Case, Study, Model, Run, Response)
-        }
 
 
 def responses(engine, study: str) -> dict[tuple[str, str, int], Response]:
