@@ -11,9 +11,9 @@ from collections.abc import Callable
 import streamlit as st
 
 from annotator import _ui
+from annotator.panels.save import record_item
 from annotator.registry import ViewContext
-from pipeline.annotation import AnnotationInput, Item, next_response_id, save_annotation, skip_item
-from pipeline.errors import DxTraceError
+from pipeline.annotation import AnnotationInput, Item
 
 NOTE_KEY = "ao_note"
 MESSAGE = (
@@ -33,25 +33,11 @@ def show_answer_only_panel(ctx: ViewContext, item: Item, move_on: Callable[[int 
     st.text_area("Note for the study lead", key=NOTE_KEY, height=100, placeholder="why this item needs a look")
 
     def act(kind: str) -> None:
-        try:
-            with _ui.session(ctx.engine) as s:
-                if kind == "skip":
-                    skip_item(s, study_id=ctx.study_id, response_id=item.response_id, annotator_id=ctx.annotator_id)
-                else:
-                    save_annotation(
-                        s,
-                        study_id=ctx.study_id,
-                        response_id=item.response_id,
-                        annotator_id=ctx.annotator_id,
-                        labels=answer_only_labels(st.session_state.get(NOTE_KEY) or ""),
-                    )
-                after = next_response_id(s, ctx.study_id, ctx.annotator_id, after=item.response_id)
-        except DxTraceError as exc:
-            st.session_state["lbl_error"] = exc
-            return
-        st.session_state.pop("lbl_error", None)
-        st.session_state[NOTE_KEY] = ""
-        move_on(after, {"skip": "Skipped.", "flag": "Flagged for the study lead."}[kind])
+        note = st.session_state.get(NOTE_KEY) or ""
+        done, after = record_item(ctx, item.response_id, kind, lambda: {"labels": answer_only_labels(note)})
+        if done:
+            st.session_state[NOTE_KEY] = ""
+            move_on(after, {"skip": "Skipped.", "flag": "Flagged for the study lead."}[kind])
 
     cols = st.columns(2)
     cols[0].button("Skip", key="skip", on_click=act, args=("skip",), width="stretch")

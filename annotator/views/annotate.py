@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from annotator import _ui
 from annotator.panels.answer_only import show_answer_only_panel
 from annotator.panels.evidence import evidence_field, highlight_style, mark_mode_picker, show_step
 from annotator.panels.instruction import show_task_instruction
 from annotator.panels.layout import sticky_labels
+from annotator.panels.save import record_item
 from annotator.panels.similar import load_similar_panel, show_similar_panel
 from annotator.panels.why_wrong import show_why_wrong_panel
 from annotator.registry import ViewContext, view
@@ -38,8 +38,6 @@ from pipeline.annotation import (
     previous_in_queue,
     progress,
     queue_label,
-    save_annotation,
-    skip_item,
     study_codebook,
     trace_window,
 )
@@ -267,33 +265,20 @@ def _labels_panel(
     st.text_area("Rationale", key=RATIONALE_KEY, height=120, placeholder="why, in a sentence or two")
 
     def act(kind: str) -> None:
-        try:
-            with _ui.session(ctx.engine) as s:
-                if kind == "skip":
-                    skip_item(s, study_id=ctx.study_id, response_id=item.response_id, annotator_id=ctx.annotator_id)
-                else:
-                    save_annotation(
-                        s,
-                        study_id=ctx.study_id,
-                        response_id=item.response_id,
-                        annotator_id=ctx.annotator_id,
-                        labels=labels_from_state(state, codebook, flagged=kind == "flag"),
-                        suggestion=suggestion,
-                        signals=signals,
-                        signals_shown=signals is not None,
-                        clock=_clock(item.response_id),
-                    )
-                after = next_response_id(s, ctx.study_id, ctx.annotator_id, after=item.response_id)
-        except DxTraceError as exc:
-            state["lbl_error"] = exc
+        done, after = record_item(
+            ctx,
+            item.response_id,
+            kind,
+            lambda: {
+                "labels": labels_from_state(state, codebook, flagged=kind == "flag"),
+                "suggestion": suggestion,
+                "signals": signals,
+                "signals_shown": signals is not None,
+                "clock": _clock(item.response_id),
+            },
+        )
+        if not done:
             return
-        except (IntegrityError, OperationalError):  # the same item saved from another tab at this moment
-            state["lbl_error"] = DxTraceError(
-                "This item was being saved from another tab at the same moment, so nothing was saved from "
-                "here. Check the labels (the other tab's are stored) and save again."
-            )
-            return
-        state.pop("lbl_error", None)
         state.pop(CLOCK, None)
         state["lbl_notice"] = {"save": "Saved.", "flag": "Saved and flagged for discussion.", "skip": "Skipped."}[kind]
         _go_to(ctx, after)
