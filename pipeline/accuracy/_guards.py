@@ -58,6 +58,7 @@ OPPOSED = {
 }
 # Anatomical sites (organ, and its adjective mapped to the organ): names at two different sites are
 # different diagnoses ("pulmonary embolism" / "cerebral embolism"). A general list, not per case.
+# Ambiguous adjectives are left out: "cervical" is the cervix, the neck or the cervical spine.
 SITES = {
     "lung": "lung", "pulmonary": "lung", "brain": "brain", "cerebral": "brain", "heart": "heart",
     "cardiac": "heart", "liver": "liver", "hepatic": "liver", "kidney": "kidney", "renal": "kidney",
@@ -71,7 +72,7 @@ SITES = {
     "spinal": "spine", "eye": "eye", "ocular": "eye", "ear": "ear", "testis": "testis", "testicular": "testis",
     "adrenal": "adrenal", "pituitary": "pituitary", "spleen": "spleen", "splenic": "spleen",
     "gallbladder": "gallbladder", "biliary": "bile duct", "bile": "bile duct", "cervix": "cervix",
-    "cervical": "cervix", "vaginal": "vagina", "vagina": "vagina", "nasal": "nose", "nose": "nose",
+    "vaginal": "vagina", "vagina": "vagina", "nasal": "nose", "nose": "nose",
     "oral": "mouth", "mouth": "mouth", "laryngeal": "larynx", "larynx": "larynx", "intestinal": "bowel",
     "bowel": "bowel", "aortic": "aorta", "aorta": "aorta", "coronary": "coronary artery", "carotid": "carotid",
 }  # fmt: skip

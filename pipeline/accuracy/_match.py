@@ -210,6 +210,21 @@ def same_critical(a: str, b: str) -> bool:
     return critical_tokens(a) == critical_tokens(b)
 
 
+# Critical words that qualify a disease without negating it: one name carrying one where the other carries
+# none ("benign osteochondroma" / "osteochondroma") is a broader or narrower name (the broader guard decides),
+# not another disease; two different ones on the two sides are (the opposed guard).
+_ONE_SIDED_OK = frozenset({"primary", "secondary", "benign", "malignant", "central", "nephrogenic"})
+
+
+def critical_conflict(a: str, b: str) -> bool:
+    """Same words but different critical tokens: another type, number, letter or a negation."""
+    ka, kb = critical_tokens(a), critical_tokens(b)
+    if ka == kb:
+        return False
+    one_sided = not (ka and kb) and (ka | kb) <= _ONE_SIDED_OK
+    return not one_sided and words(a) == words(b)
+
+
 def words(name: str) -> frozenset[str]:
     return frozenset(name.split()) - critical_tokens(name)
 

@@ -20,10 +20,10 @@ from pipeline.accuracy._match import (
     Match,
     Similarity,
     Thresholds,
+    critical_conflict,
     fuzzy_score,
     qualifier_match,
     same_critical,
-    words,
 )
 from pipeline.accuracy._normalise import critical_tokens, normalise, strip_hedges
 
@@ -267,7 +267,7 @@ def fuzzy(p: Pair) -> Match | None:
         for g, _ in p.gold.names:
             score = fuzzy_score(v, g)
             same = same_critical(v, g)
-            conflict = not same and words(v) == words(g)
+            conflict = critical_conflict(v, g)
             found.append(Match(0, p.diagnosis, v, g, "fuzzy", score, score >= p.th.fuzzy_confident and same, conflict))
     return _pick(found)
 
@@ -283,5 +283,5 @@ def embedding(p: Pair) -> Match | None:
     score = float(sims[i, j])
     v, g = p.variants[i], golds[j]
     same = same_critical(v, g)
-    conflict = not same and words(v) == words(g)
+    conflict = critical_conflict(v, g)
     return Match(0, p.diagnosis, v, g, "embedding", score, score >= p.th.embedding_confident and same, conflict)

@@ -277,4 +277,36 @@ def accuracy_section(data: Any) -> Section:
         )
     for problem in problems:
         s.add(Paragraph(f"Not available yet: {problem}", "note"))
+    for block in grader_validation(data):
+        s.add(block)
     return s
+
+
+def _frame_table(frame: pd.DataFrame, caption: str, id: str) -> Table:
+    def cell(v) -> str:
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return "–"
+        return f"{v:.1%}" if isinstance(v, float) else str(v)
+
+    rows = [[cell(v) for v in row] for row in frame.itertuples(index=False)]
+    return Table([str(c) for c in frame.columns], rows, caption, id, data=frame)
+
+
+def grader_validation(data: Any) -> list:
+    """The grade-check against the study's reference labels (imported judge or clinicians), when it has any:
+    a reader sees how far the automatic grades behind every figure above agree with an independent reference."""
+    from pipeline.accuracy import report_grade_check
+
+    check = report_grade_check(data.session, data.study.id)
+    if check is None:
+        return []
+    blocks: list = [Heading("Grader validation"), Paragraph(check.summary() + ".")]
+    confusion = check.confusion().reset_index()
+    blocks.append(_frame_table(confusion, "Automatic grade (rows) against the reference (columns)", "grade-check"))
+    blocks.append(_frame_table(check.breakdown("tier"), "Agreement per grading tier", "grade-check-tier"))
+    blocks.append(_frame_table(check.breakdown("model"), "Agreement per model", "grade-check-model"))
+    blocks.extend(Paragraph(n, "note") for n in check.notes)
+    blocks.append(
+        Paragraph(f"python -m pipeline grade-check --study {data.study.name} --reference {check.reference}", "command")
+    )
+    return blocks

@@ -140,3 +140,28 @@ def test_the_guards_do_not_depend_on_the_tier(tier_name):
 
     m = guarded(Match(1, "Chronic pancreatitis", "chronic pancreatitis", "acute pancreatitis", tier_name, 0.99, True))
     assert not m.confident and m.conflict and dict(m.evidence)["guard"] == "opposed"
+
+
+def test_a_one_sided_qualifier_is_broader_not_another_disease(embedder):
+    """'Osteochondroma' for 'Benign osteochondroma' leaves out a qualifier: a clinician decides (pending); it is
+    not a conflict as 'non-Hodgkin' for 'Hodgkin' or 'type 2' for 'type 1' are."""
+    from pipeline.accuracy._match import critical_conflict
+
+    assert not critical_conflict("osteochondroma", "benign osteochondroma")
+    assert not critical_conflict("hyperaldosteronism", "primary hyperaldosteronism")
+    assert critical_conflict("non hodgkin lymphoma", "hodgkin lymphoma")
+    assert critical_conflict("type 2 diabetes", "type 1 diabetes")
+    assert critical_conflict("primary benign tumor", "secondary tumor")  # two different ones: not one-sided
+    res = grade("Benign osteochondroma", ["Osteochondroma"], similarity=embedder)
+    assert res.correct is None and res.candidates  # pending, never silently incorrect nor correct
+    assert dict(res.candidates[0].evidence).get("guard") == "broader"
+
+
+def test_an_ambiguous_site_adjective_is_not_a_site():
+    """'cervical' is the cervix, the neck or the cervical spine: it never makes a site conflict."""
+    assert check("cervical spondylosis", "spine spondylosis") is None  # was "cervix vs spine"
+    assert check("cervical spinal cord injury", "spinal cord injury") is None or (
+        check("cervical spinal cord injury", "spinal cord injury").guard != "site"
+    )
+    verdict = check("pulmonary tuberculosis", "spinal tuberculosis")
+    assert verdict is not None and verdict.guard == "site"  # unambiguous sites still conflict

@@ -310,3 +310,23 @@ def test_vignette_markdown_is_shown_as_plain_text():
         "History: fever for three days, acute onset; 2*3*4 stays"
     )
     assert _plain("## Findings\nCT: normal") == "Findings\nCT: normal"
+
+
+def test_grader_validation_matches_the_grade_check(study):
+    """The accuracy section shows the grade-check against the study's imported reference labels, with the
+    same counts that `grade-check` computes."""
+    from pipeline.accuracy import report_grade_check
+
+    eng, study_id, report = study
+    table = _table(report, "accuracy", "Automatic grade (rows) against the reference")
+    with session_scope(eng) as s:
+        check = report_grade_check(s, study_id)
+    assert check is not None and check.n > 0
+    shown = {row[0]: [int(c) for c in row[1:]] for row in table.rows}
+    expected = check.confusion()
+    for auto in ("correct", "incorrect", "pending"):
+        assert shown[auto] == [int(expected.loc[auto, "correct"]), int(expected.loc[auto, "incorrect"])], auto
+    texts = _texts(report)
+    assert any(t.startswith(f"{check.n} response(s) with reference") for t in texts)
+    assert any("grade-check --study" in t for t in texts)
+    assert _table(report, "accuracy", "Agreement per grading tier").rows
