@@ -64,6 +64,56 @@ def _lines(text: str) -> list[str]:
     return out
 
 
+_TABLE_ROW = re.compile(r"^\|(.*)\|$")
+_TABLE_RULE = re.compile(r"^\|?(?:\s*:?-{2,}:?\s*\|)+\s*(?::?-{2,}:?\s*)?\|?$")
+_NAME_COLUMN = re.compile(
+    r"^(?:(?:differential|final|preliminary|most likely|likely)\s+)?(?:diagnos[ie]s|differential|condition|disease|dx|ddx)$",
+    re.I,
+)
+_RANK_COLUMN = re.compile(r"^(?:rank|#|no|order|priority)$", re.I)
+
+
+def _cells(line: str) -> list[str]:
+    m = _TABLE_ROW.match(line)
+    return [MD.sub("", c).strip().strip(".:") for c in m.group(1).split("|")] if m else []
+
+
+def _column(header: list[str], pattern: re.Pattern) -> int | None:
+    return next((i for i, c in enumerate(header) if pattern.match(c)), None)
+
+
+def _rank_of(cell: str, default: int) -> float:
+    m = re.match(r"\D*(\d{1,2})", cell)
+    return float(m.group(1)) if m else float(default)
+
+
+@_extractor
+def _table(lines: list[str], k: int) -> list[str]:
+    """A Markdown table with a diagnosis column: its cells in rank order (a rank column) or row order."""
+    for i, line in enumerate(lines[:-1]):
+        header = _cells(line)
+        name_col = _column(header, _NAME_COLUMN) if header and _TABLE_RULE.match(lines[i + 1]) else None
+        if name_col is None:
+            continue
+        rank_col = _column(header, _RANK_COLUMN)
+        rows = []
+        for row in lines[i + 2 :]:
+            cells = _cells(row)
+            if not cells:
+                break
+            if name_col < len(cells):
+                rank = (
+                    _rank_of(cells[rank_col], len(rows))
+                    if rank_col is not None and rank_col < len(cells)
+                    else len(rows)
+                )
+                rows.append((rank, len(rows), cut_label(cells[name_col])))
+        labels = [label for *_, label in sorted(rows) if valid_label(label)]
+        if labels:
+            return dedupe(labels, k)
+    return []
+
+
 @_extractor
 def _numbered(lines: list[str], k: int) -> list[str]:
     """The first run 1, 2, 3... of numbered items with a name in them."""

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.generate._formats import _plain, _section, _steps, _summary, _think  # noqa: F401  (registers)
+from pipeline.generate._formats import (  # noqa: F401  (registers)
+    _json,
+    _plain,
+    _section,
+    _steps,
+    _summary,
+    _tagged,
+    _think,
+)
 from pipeline.generate._formats._headings import final_heading, reasoning_title
 from pipeline.generate._formats._registry import LAYOUT, READERS, WRAPPER, Split, join, reader
 

@@ -16,6 +16,8 @@ _THINK_TAGS = (
     ("[think]", "[/think]"),  # Magistral
     ("<|begin_of_thought|>", "<|end_of_thought|>"),  # Sky-T1, OpenThoughts
     ("<|channel|>analysis<|message|>", "<|end|>"),  # gpt-oss (harmony) without a reasoning parser
+    ("<unused94>thought", "<unused95>"),  # MedGemma's thinking mode
+    ("<unused94>", "<unused95>"),
 )
 # Chat-template tokens left around the answer: "<|start|>assistant<|channel|>final<|message|>", "<|end_of_solution|>".
 _LEAD_TOKENS = re.compile(r"^(?:\s*(?:<\|[a-z_]{1,30}\|>|(?<=\|>)(?:assistant|final|commentary)))+", re.I)

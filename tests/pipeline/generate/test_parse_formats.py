@@ -339,7 +339,7 @@ def test_refusals_yield_nothing_and_are_flagged():
 def test_readers_are_a_registered_ordered_list():
     names = [r.name for r in READERS]
     assert names[0] == "think_tags" and names[-1] == "plain"
-    assert {"step_tagged", "reasoning_summary", "answer_section"} <= set(names)
+    assert {"step_tagged", "reasoning_summary", "answer_section", "json", "answer_tags"} <= set(names)
     with pytest.raises(ValueError, match="registered twice"):
         reader("plain", order=1)(lambda text: None)
 
@@ -505,3 +505,68 @@ def test_medrbench_report_figures_in_the_docs():
     flagged = [o for o in outs if not o.parse_ok]
     assert len(flagged) == 2 and all(o.parse_error.endswith("diagnoses taken from the reasoning") for o in flagged)
     assert sorted(o.answer for o in flagged) == ["", "A"]
+
+
+# ----------------------------------------------------------------- structured and tagged answers (written for the tests)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "trace_has"),
+    [
+        ('{"reasoning": "Fever and RLQ pain.", "diagnoses": ["Acute appendicitis", "Mesenteric adenitis"]}',
+         ["Acute appendicitis", "Mesenteric adenitis"], "RLQ pain"),
+        ('Here is my answer:\n```json\n{"differential": [{"rank": 2, "diagnosis": "Pneumonia"},\n'
+         ' {"rank": 1, "diagnosis": "Pulmonary embolism"}]}\n```', ["Pulmonary embolism", "Pneumonia"], "my answer"),
+        ('{"Final Diagnosis": "Subarachnoid hemorrhage", "Rationale": "Thunderclap headache."}',
+         ["Subarachnoid hemorrhage"], "Thunderclap"),
+        ('{"response": {"thinking": "Low sodium.", "top_diagnoses": {"1": "SIADH", "2": "Hypothyroidism"}}}',
+         ["SIADH", "Hypothyroidism"], "Low sodium"),
+        ('["Migraine", "Tension-type headache"]', ["Migraine", "Tension-type headache"], None),
+    ],
+)  # fmt: skip
+def test_json_answers_are_read_in_rank_order_with_their_reasoning(raw, expected, trace_has):
+    got = parse_answer(raw)
+    assert got.reader == "json" and got.diagnoses == expected and got.note is None
+    assert (trace_has is None and got.trace is None) or trace_has in got.trace
+    assert "{" not in got.answer
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"patient_age": 54, "notes": "see above"}',  # no diagnosis field: not this format
+        '{"diagnoses": ["Gout", "Pseudogout"]',  # broken JSON
+        "Gout {not json}",
+    ],
+)
+def test_json_without_a_diagnosis_field_or_broken_is_left_to_the_other_readers(raw):
+    got = parse_answer(raw)
+    assert "json" not in got.reader and got.answer == raw.strip()
+
+
+def test_answer_tags_hold_the_answer_and_everything_else_is_trace():
+    got = parse_answer("<think>Hyponatraemia with low osmolality.</think>\n<answer>SIADH</answer>")
+    assert got.reader == "think_tags+answer_tags" and got.diagnoses == ["SIADH"] and got.answer == "SIADH"
+    got = parse_answer(
+        "Weighing it up.\n<answer>draft</answer>\nOn reflection:\n<ANSWER>\n1. Gout\n2. Cellulitis\n</ANSWER>"
+    )
+    assert got.reader == "answer_tags" and got.diagnoses == ["Gout", "Cellulitis"]
+    assert "Weighing it up." in got.trace and "draft" in got.trace  # the draft is reasoning, the last tag wins
+
+
+def test_medgemma_thinking_tokens_are_a_reasoning_block():
+    got = parse_answer("<unused94>thought\nAn ejection murmur and syncope.\n<unused95>**Diagnosis:** Aortic stenosis")
+    assert got.trace == "An ejection murmur and syncope." and got.diagnoses == ["Aortic stenosis"]
+    assert got.reader.startswith("think_tags")
+
+
+def test_a_markdown_table_is_read_by_its_diagnosis_column_in_rank_order():
+    table = (
+        "## Differential diagnosis\n\n| Rank | Diagnosis | Supporting findings |\n|:---:|---|---|\n"
+        "| 2 | **Scarlet fever** | sandpaper rash |\n| 1 | Kawasaki disease | fever > 5 days |\n| 3 | Measles | |\n"
+    )
+    got = parse_answer(table)
+    assert got.diagnoses == ["Kawasaki disease", "Scarlet fever", "Measles"] and got.shape == "list"
+    # A table without a diagnosis column is not a list of diagnoses.
+    labs = "| Test | Value |\n|---|---|\n| Sodium | 121 |\n| Potassium | 4.1 |\n\nDiagnosis: SIADH"
+    assert parse_answer(labs).diagnoses == ["SIADH"]
