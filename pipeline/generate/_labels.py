@@ -10,11 +10,24 @@ from ftfy import fix_text
 
 from pipeline.generate._formats import reasoning_title
 
+# HTML list markup some chat front-ends and models emit: items become bullet lines, bold stays bold.
+_HTML_ITEM = re.compile(r"<li\b[^>]*>", re.I)
+_HTML_BOLD = re.compile(r"</?(?:strong|b)\s*>", re.I)
+_HTML_BREAK = re.compile(r"</?(?:ol|ul|li|p|div|br|h[1-6])\b[^>]*>", re.I)
+
+
+def _html_lists(text: str) -> str:
+    if not _HTML_ITEM.search(text):
+        return text
+    text = _HTML_BOLD.sub("**", _HTML_ITEM.sub("\n- ", text))
+    return _HTML_BREAK.sub("\n", text)
+
 
 def clean_text(text: str) -> str:
-    """Fix mojibake and HTML entities (``&#xA;``), normalise newlines, drop code fences."""
+    """Fix mojibake and HTML entities (``&#xA;``), normalise newlines, drop code fences, HTML lists as lines."""
     text = fix_text(html.unescape(text or ""), normalization="NFC")
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n")
+    text = _html_lists(text)
     return "\n".join(line for line in text.split("\n") if not line.strip().startswith("```"))
 
 
@@ -63,8 +76,9 @@ _TITLE = re.compile(
 )
 # A line that is a bare section title naming the list rather than an item of it.
 _LIST_TITLE = re.compile(
-    r"^(?:(?:five|5|top|possible|potential|preliminary|differential|likely|most likely|probable)\s+)*"
-    r"(?:differential\s+)?(?:diagnos[ie]s|ddx|differentials?)$",
+    r"^(?:(?:five|5|top|possible|potential|preliminary|differential|likely|most likely|probable|other|"
+    r"alternative|additional|further|less likely|remaining|secondary)\s+)*"
+    r"(?:differential\s+)?(?:diagnos[ie]s|ddx|differentials?|possibilities|considerations|options)$",
     re.I,
 )
 MAX_LABEL_WORDS = 14

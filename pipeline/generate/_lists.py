@@ -55,13 +55,40 @@ def _split_inline_numbers(line: str) -> list[str]:
     return [p.strip() for p in pieces if p.strip()]
 
 
+# Other ways models number a list, rewritten as "N. ": "1 - X", "1: X", "#1 X", "1️⃣ X", "a) X", "ii. X",
+# "First: X", "2nd - X". Letters and Roman numerals only count when the list starts at a / i.
+_MARKERS = [
+    (re.compile(r"^(?:#\s?)(\d{1,2})\s*[.):\-–—]?\s+(?=\S)"), lambda g: g),
+    (re.compile(r"^(\d{1,2})(?:\s*[:\-–—]\s+|\ufe0f?\u20e3\s*)(?=\S)"), lambda g: g),
+    (re.compile(r"^\(?([a-h])[.)]\s+(?=\S)"), lambda g: str(ord(g) - 96)),
+    (re.compile(r"^\(?((?:i{1,3}|iv|v|vi{1,3}|ix|x))[.)]\s+(?=\S)", re.I), lambda g: str(_ROMAN[g.lower()])),
+    (re.compile(r"^(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)(?:ly)?\s*[:.,\-–—]\s+(?=\S)", re.I),
+     lambda g: str(_ORDINALS.index(g.lower()) + 1)),
+    (re.compile(r"^(\d{1,2})(?:st|nd|rd|th)\s*[:.,\-–—]\s+(?=\S)", re.I), lambda g: g),
+]  # fmt: skip
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
+_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+
+
+def _numbering(lines: list[str]) -> list[str]:
+    """Lines with other number markers rewritten as "N. ", when two or more lines form a run from 1."""
+    for pattern, number in _MARKERS:
+        hits = [pattern.match(line) for line in lines]
+        numbers = [int(number(m.group(1))) for m in hits if m]
+        if len(numbers) >= 2 and numbers[0] == 1 and numbers[1] == 2:
+            return [
+                f"{number(m.group(1))}. {line[m.end() :]}" if m else line for m, line in zip(hits, lines, strict=True)
+            ]
+    return lines
+
+
 def _lines(text: str) -> list[str]:
     out: list[str] = []
     for raw in text.split("\n"):
         line = raw.strip()
         if line:
             out.extend(_split_inline_numbers(line))
-    return out
+    return _numbering(out)
 
 
 _TABLE_ROW = re.compile(r"^\|(.*)\|$")
@@ -256,7 +283,10 @@ _MODIFIER_WORD = re.compile(
 # A lead-in that announces several diagnoses ("Differential: ...", "The diagnoses include ...").
 _PLURAL_LEAD = re.compile(
     r"^(?P<lead>.*?(?:\b(?:are|include|includes|including|consider)\b|"
-    r"(?:diagnoses|differentials?|ddx|possibilities)\s*:))\s*(?P<body>.*)$",
+    r"(?:diagnoses|differentials?|ddx|possibilities)\s*:|"
+    # "My top diagnosis is A, followed by B, C and D": a ranked list in one sentence.
+    r"\b(?:diagnosis|consideration|suspicion)\s+(?:is|would be)\b(?=[^,]+,\s*(?:followed by|then)\b)))"
+    r"\s*(?P<body>.*)$",
     re.I,
 )
 
@@ -283,7 +313,7 @@ def _split_commas(text: str) -> list[str]:
         last = re.split(r"\s+(?:and|or|and/or)\s+(?![^()]*\))", parts[-1].strip(), maxsplit=1)
         if len(last) == 2 and "," not in parts[-1]:
             parts[-1:] = last
-    return [re.sub(r"^\s*(?:and|or|and/or)\s+", "", part.strip()) for part in parts]
+    return [re.sub(r"^\s*(?:(?:and|or|and/or)\s+)?(?:(?:followed by|then)\s+)?", "", part.strip()) for part in parts]
 
 
 def _modifier(part: str) -> bool:

@@ -570,3 +570,35 @@ def test_a_markdown_table_is_read_by_its_diagnosis_column_in_rank_order():
     # A table without a diagnosis column is not a list of diagnoses.
     labs = "| Test | Value |\n|---|---|\n| Sodium | 121 |\n| Potassium | 4.1 |\n\nDiagnosis: SIADH"
     assert parse_answer(labs).diagnoses == ["SIADH"]
+
+
+GOUT = ["Gout", "Septic arthritis", "Pseudogout"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Five preliminary diagnoses:\n1 - Gout\n2 - Septic arthritis\n3 - Pseudogout",
+        "1: Gout\n2: Septic arthritis\n3: Pseudogout",
+        "#1 Gout\n#2 Septic arthritis\n#3 Pseudogout",
+        "1\ufe0f\u20e3 Gout\n2\ufe0f\u20e3 Septic arthritis\n3\ufe0f\u20e3 Pseudogout",
+        "a) Gout\nb) Septic arthritis\nc) Pseudogout",
+        "I. Gout\nII. Septic arthritis\nIII. Pseudogout",
+        "First: Gout\nSecond: Septic arthritis\nThird: Pseudogout",
+        "1st - Gout\n2nd - Septic arthritis\n3rd - Pseudogout",
+        "<ol><li><strong>Gout</strong></li><li>Septic arthritis</li><li>Pseudogout</li></ol>",
+        "Most likely diagnosis: Gout\n\nOther differentials:\n- Septic arthritis\n- Pseudogout",
+        "My top diagnosis is gout, followed by septic arthritis and pseudogout.",
+    ],
+)
+def test_other_list_markers_give_the_ranked_list(text):
+    got = parse_answer(text)
+    assert [d.lower() for d in got.diagnoses] == [d.lower() for d in GOUT] and got.shape == "list"
+
+
+def test_number_like_lines_are_not_list_markers():
+    # Times and ranges are not numbering; a lone lettered line is not a run.
+    assert parse_answer("1:30 pm onset of pain\n2:15 pm vomiting\n\nDiagnosis: Biliary colic").diagnoses == [
+        "Biliary colic"
+    ]
+    assert parse_answer("a) Gout").diagnoses != ["Gout", "Septic arthritis"]
