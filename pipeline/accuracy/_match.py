@@ -125,6 +125,7 @@ class GoldNames:
     """The normalised names that count as the gold diagnosis, and whether each is a synonym."""
 
     names: tuple[tuple[str, bool], ...]
+    raw: tuple[str, ...] = ()  # the gold and its synonyms as written (abbreviations keep their capitals)
 
     @classmethod
     def build(cls, gold: str, synonyms: Sequence[str] = ()) -> GoldNames:
@@ -134,7 +135,7 @@ class GoldNames:
         for syn in synonyms:
             for name in name_variants(syn):
                 out.setdefault(name, True)
-        return cls(tuple(out.items()))
+        return cls(tuple(out.items()), (gold, *synonyms))
 
     def strings(self) -> list[str]:
         return [n for n, _ in self.names]

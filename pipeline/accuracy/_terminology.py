@@ -37,7 +37,10 @@ def key(name: str) -> frozenset[str]:
 def _forms(text: str) -> list[str]:
     """A name with and without its ICD 'nonessential modifiers' in parentheses, and bracketed alternatives."""
     out = [_BRACKET.sub(" ", text)]
-    out += [m.group(1) for m in _BRACKET.finditer(text)]
+    for m in _BRACKET.finditer(text):
+        out.append(m.group(1))
+        if re.fullmatch(r"[A-Z][\w'-]+", m.group(1).strip()):  # an eponym alone: "[Kawasaki]" is Kawasaki disease
+            out += [f"{m.group(1)} disease", f"{m.group(1)} syndrome"]
     expanded = []
     for name in out:
         expanded.append(_OPTIONAL.sub(lambda m: f" {m.group(1)} ", name))

