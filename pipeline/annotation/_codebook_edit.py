@@ -54,9 +54,9 @@ def next_version(session: Session) -> str:
 def used_codes(session: Session, study_id: int) -> Counter:
     """How many annotations and final labels of the study use each error-mode code."""
     counts: Counter = Counter()
-    for (modes,) in session.exec(select(Annotation.error_modes).where(Annotation.study_id == study_id)).all():
+    for modes in session.exec(select(Annotation.error_modes).where(Annotation.study_id == study_id)).all():
         counts.update(set(modes or []))
-    for (modes,) in session.exec(select(FinalLabel.error_modes).where(FinalLabel.study_id == study_id)).all():
+    for modes in session.exec(select(FinalLabel.error_modes).where(FinalLabel.study_id == study_id)).all():
         counts.update(set(modes or []))
     return counts
 
@@ -200,7 +200,7 @@ def preview_codebook_switch(session: Session, study_id: int, version: str) -> Sw
     used = used_codes(session, study.id)
     by_version: Counter = Counter()
     names = {r.id: r.version for r in session.exec(select(CodebookVersion))}
-    for (cid,) in session.exec(select(Annotation.codebook_version_id).where(Annotation.study_id == study.id)).all():
+    for cid in session.exec(select(Annotation.codebook_version_id).where(Annotation.study_id == study.id)).all():
         by_version[names.get(cid, str(cid))] += 1
     blocked = tuple(
         f"{used[c]} label(s) of this study use {c!r}, which version {version} lacks"
