@@ -232,19 +232,21 @@ def _account(session: Session, username: str, fld: str, *, active: bool = True) 
 @dataclass(frozen=True)
 class ItemPick:
     """Which assigned items: those of these annotators (anyone's when empty), narrowed by response ids,
-    case keys and model names (each filter applies when given)."""
+    case keys, model names and picked table rows (each filter applies when given)."""
 
     annotators: tuple[str, ...] = ()
     response_ids: tuple[int, ...] = ()
     case_keys: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
+    pairs: tuple[tuple[int, str], ...] = ()  # exact (response id, username) rows picked in a table
 
     def is_empty(self) -> bool:
-        return not (self.annotators or self.response_ids or self.case_keys or self.models)
+        return not (self.annotators or self.response_ids or self.case_keys or self.models or self.pairs)
 
     def matches(self, h: Holding) -> bool:
         return (
-            (not self.annotators or h.username in self.annotators)
+            (not self.pairs or (h.response_id, h.username) in self.pairs)
+            and (not self.annotators or h.username in self.annotators)
             and (not self.response_ids or h.response_id in self.response_ids)
             and (not self.case_keys or h.case_key in self.case_keys)
             and (not self.models or h.model in self.models)
