@@ -236,7 +236,7 @@ def list_annotators(session: Session, *, role: str | None = None, active_only: b
 
 # ---------------------------------------------------------------- a lead's account management in the app
 
-WHERE = "account"
+WHERE = "accounts"
 
 
 def temporary_password() -> str:
@@ -288,10 +288,11 @@ def reset_password(session: Session, username: str, password: str | None = None)
     return made
 
 
-def set_account_active(session: Session, actor_id: int, username: str, active: bool) -> Annotator:
-    """Deactivate or reactivate an account; a lead cannot deactivate themself nor the last active lead."""
+def set_account_active(session: Session, actor_id: int | None, username: str, active: bool) -> Annotator:
+    """Deactivate or reactivate an account; in the app a lead cannot deactivate themself nor the last active
+    lead (actor_id None: the command line, which needs no sign-in and so can always undo it)."""
     person = require_annotator(session, username)
-    if not active:
+    if not active and actor_id is not None:
         if person.id == actor_id:
             raise _field_error("account", DxTraceError("account: you cannot deactivate your own account"))
         leads = [p for p in list_annotators(session, role=ROLE_LEAD, active_only=True) if p.id != person.id]
