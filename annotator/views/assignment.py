@@ -90,7 +90,7 @@ def _load_table(held) -> None:
         {"annotator": n, "assigned": load.assigned, "labelled": load.labelled, "to do": load.to_do}
         for n, load in sorted(loads(held).items())
     ]
-    st.dataframe(rows, hide_index=True, key="assign_load")
+    st.table(rows, hide_index=True)  # a handful of rows, readable as text (and by a screen reader)
 
 
 def _assign_form(ctx: ViewContext, people) -> None:
@@ -163,7 +163,7 @@ def _show_plan(plan: Plan, prefix: str) -> None:
     st.markdown(f"**Preview:** {_ui.md(plan.summary())}")
     rows = plan.load_rows()
     if rows:
-        st.dataframe(rows, hide_index=True, key=f"{prefix}_preview_load")
+        st.table(rows, hide_index=True)
     if plan.changes:
         with st.expander(f"Items that change ({len(plan.changes)})"):
             st.dataframe(plan.item_rows(), hide_index=True, key=f"{prefix}_preview_items")

@@ -52,7 +52,7 @@ def _texts(at) -> str:
 
 def _frame(at, column: str):
     """The first table on the page with this column (AppTest gives plain tables no key)."""
-    return next(d.value for d in at.dataframe if column in d.value.columns)
+    return next(d.value for d in [*at.table, *at.dataframe] if column in d.value.columns)
 
 
 def _load(at) -> dict[str, int]:
