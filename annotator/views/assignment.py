@@ -261,7 +261,9 @@ def _move_section(ctx: ViewContext, people, held) -> None:
             for h in listed
         ]
         st.caption(f"{len(listed)} item(s) match. Select rows to act on those only.")
-        event = st.dataframe(table, hide_index=True, key="mv_table", on_select="rerun", selection_mode="multi-row")
+        event = st.dataframe(
+            table, hide_index=True, key="mv_table", on_select="rerun", selection_mode="multi-row", height=280
+        )
         chosen = list(getattr(getattr(event, "selection", None), "rows", []) or [])
         pairs = tuple((listed[i].response_id, listed[i].username) for i in chosen if i < len(listed))
     if pairs:

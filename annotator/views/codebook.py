@@ -112,7 +112,7 @@ def _editor(ctx: ViewContext, book: Codebook) -> None:
     with st.form("cb_edit"):
         for i, m in enumerate(book.error_modes, 1):
             with st.container(border=True):
-                st.markdown(f"**Mode {i}** · code `{_ui.md_line(m.code)}`")
+                st.markdown(f"**Mode {i}** · code: {_ui.md_line(m.code)}")
                 st.text_input("Name", value=m.name, key=_key(book, "name", m.code))
                 st.text_area("Definition", value=m.definition, key=_key(book, "def", m.code), height=90)
                 st.text_area("Example", value=m.example, key=_key(book, "ex", m.code), height=70)
