@@ -320,3 +320,17 @@ def test_codebook_edits_make_a_new_version_and_never_change_a_used_one(engine):
     for call in (switch_codebook, lambda s, i, v: update_study_settings(s, i, codebook_version=v)):
         with pytest.raises(InputError, match="'priority_inversion', which version 3 lacks"), session_scope(engine) as s:
             call(s, w.study_id, v3)
+
+
+def test_rows_picked_in_the_table_move_exactly_those_items(sqlite_engine):
+    w = build_world(sqlite_engine)
+    with session_scope(sqlite_engine) as s:
+        assign(s, w.study_id, response_ids=w.incorrect, annotator_ids=[w.people["ann1"], w.people["ann2"]], per_item=2)
+    a, b = w.incorrect[:2]
+    # (a, ann1) and (b, ann2): not the cross product, which would also take (a, ann2) and (b, ann1)
+    pick = ItemPick(pairs=((a, "ann1"), (b, "ann2")))
+    with session_scope(sqlite_engine) as s:
+        plan = apply_reassign(s, w.study_id, Reassign(pick, to="ann3"))
+    assert sorted((c.response_id, c.source) for c in plan.changes) == [(a, "ann1"), (b, "ann2")]
+    assert sorted(_queue(sqlite_engine, w, "ann3")) == [a, b]
+    assert b in _queue(sqlite_engine, w, "ann1") and a in _queue(sqlite_engine, w, "ann2")
