@@ -91,6 +91,7 @@ def _save(engine, study_id: int, book: Codebook) -> None:
         f"Saved as version {version}. The study still uses version {book.version}: switch below when ready.",
     )
     state["cb_switch_to"] = version
+    state.pop(_key(book, "version"), None)  # the next save suggests the next free version again
 
 
 def _switch(engine, study_id: int, version: str) -> None:

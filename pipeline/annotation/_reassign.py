@@ -372,8 +372,8 @@ class NewcomerContext:
 def _take(ctx: NewcomerContext) -> list[Change]:
     spare: dict[str, list[Holding]] = defaultdict(list)  # donor -> items not labelled yet
     for h in ctx.held:
-        mine = h.username == ctx.newcomer or h.response_id in ctx.mine
-        if not mine and not h.annotated and h.status in (STATUS_PENDING, STATUS_SKIPPED):
+        theirs = h.username == ctx.newcomer or h.response_id in ctx.mine
+        if not theirs and not h.annotated and h.status in (STATUS_PENDING, STATUS_SKIPPED):
             spare[h.username].append(h)
     for items in spare.values():
         ctx.rng.shuffle(items)
