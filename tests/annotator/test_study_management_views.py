@@ -236,3 +236,22 @@ def test_an_annotator_cannot_reach_the_leads_pages(sqlite_engine, make_app, slug
     assert at.title[0].value.startswith("Codebook")
     assert not [b for b in at.button if b.key and b.key.startswith("FormSubmitter:cb_edit")]
     assert not at.tabs
+
+
+def test_after_a_switch_the_editor_suggests_the_next_version_and_settings_keep_it(sqlite_engine, make_app):
+    w = _split(sqlite_engine)
+    at = sign_in(make_app(sqlite_engine, "codebook"), "lead")
+    at.text_area(key="cb_1_ex_other").input("A dose is miscalculated tenfold.")
+    at.button(key="FormSubmitter:cb_edit-Save as a new version").click().run()
+    assert "Saved as version 2" in at.success[0].value
+    assert at.text_input(key="cb_1_version_").value == "3"  # the next save would not collide
+    at.button(key="cb_switch_preview_btn").click().run()
+    assert "definition or example changed: other" in _texts(at)
+    at.button(key="cb_switch_apply").click().run()
+    at = sign_in(make_app(sqlite_engine, "settings"), "lead")
+    box = at.selectbox(key="set_codebook")
+    assert box.value == "2" and list(box.options) == ["1", "2"]
+    at.button(key="FormSubmitter:settings_form-Save settings").click().run()  # saving keeps version 2
+    assert at.success[0].value == "Settings saved."
+    with session_scope(sqlite_engine) as s:
+        assert study_codebook(s, s.get(Study, w.study_id))[1].version == "2"
