@@ -334,3 +334,48 @@ def test_rows_picked_in_the_table_move_exactly_those_items(sqlite_engine):
     assert sorted((c.response_id, c.source) for c in plan.changes) == [(a, "ann1"), (b, "ann2")]
     assert sorted(_queue(sqlite_engine, w, "ann3")) == [a, b]
     assert b in _queue(sqlite_engine, w, "ann1") and a in _queue(sqlite_engine, w, "ann2")
+
+
+def test_an_apply_during_an_annotators_save_waits_for_it_and_refuses(engine):
+    """The annotator's save holds its assignment row; the lead's apply takes the same lock first, so it
+    reads the plan again after the save commits, sees the new labels and changes nothing."""
+    import threading
+
+    w = _split_world(engine)
+    rid = _queue(engine, w, "ann1")[0]
+    move = Reassign(ItemPick(annotators=("ann1",)), to="ann2")
+    with session_scope(engine) as s:
+        fingerprint = preview_reassign(s, w.study_id, move).fingerprint
+    saving, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def annotator() -> None:
+        with session_scope(engine) as s:
+            save_annotation(
+                s,
+                study_id=w.study_id,
+                response_id=rid,
+                annotator_id=w.people["ann1"],
+                labels=AnnotationInput(error_modes=["reasoning_drift"]),
+            )
+            saving.set()
+            release.wait(timeout=60)  # commit only once the lead's apply has started
+
+    def lead() -> None:
+        try:
+            with session_scope(engine) as s:
+                apply_reassign(s, w.study_id, move, expected=fingerprint)
+            outcome["applied"] = True
+        except DxTraceError as exc:
+            outcome["error"] = str(exc)
+
+    first = threading.Thread(target=annotator)
+    first.start()
+    assert saving.wait(timeout=120)
+    second = threading.Thread(target=lead)
+    second.start()
+    release.set()
+    first.join(timeout=120)
+    second.join(timeout=120)
+    assert "changed since the preview" in str(outcome.get("error")), outcome
+    assert len(_queue(engine, w, "ann1")) == 37 and rid in _queue(engine, w, "ann1")
