@@ -122,7 +122,7 @@ def test_lead_adds_an_annotator_mid_study(sqlite_engine, make_app):
     assert not at.exception, at.exception
     preview = _frame(at, "to do after")
     after = dict(zip(preview["annotator"], preview["to do after"], strict=True))
-    assert after == {"ann1": 25, "ann2": 25, "ann3": 24} or max(after.values()) - min(after.values()) <= 1
+    assert sum(after.values()) == 74 and max(after.values()) - min(after.values()) <= 1 and after["ann3"] >= 24
     at.button(key="nc_apply").click().run()
     assert _load(at)["ann3"] == len(_queue(sqlite_engine, w, "ann3")) == after["ann3"]
     # an extra rater: the others keep their queues
