@@ -86,8 +86,14 @@ def _load_table(held) -> None:
     if not held:
         st.caption("Nothing is assigned yet.")
         return
+    inactive = {h.username for h in held if not h.active}
     rows = [
-        {"annotator": n, "assigned": load.assigned, "labelled": load.labelled, "to do": load.to_do}
+        {
+            "annotator": n + (" (deactivated)" if n in inactive else ""),
+            "assigned": load.assigned,
+            "labelled": load.labelled,
+            "to do": load.to_do,
+        }
         for n, load in sorted(loads(held).items())
     ]
     st.table(rows, hide_index=True)  # a handful of rows, readable as text (and by a screen reader)

@@ -164,12 +164,26 @@ def test_lead_manages_accounts_and_errors_name_the_field(sqlite_engine, make_app
     assert not at.code  # not shown again
 
     # deactivate: the person's sessions end
+    with session_scope(sqlite_engine) as s:
+        assign(s, w.study_id, response_ids=w.incorrect[:3], annotator_ids=[person.id], per_item=1)
     at.selectbox(key="acc_who").set_value("dr.meyer").run()
     at.button(key="acc_deactivate").click().run()
     assert "dr.meyer deactivated" in at.success[0].value
     with session_scope(sqlite_engine) as s:
         assert person_for_token(s, token) is None
+    other = sign_in(make_app(sqlite_engine, "assignment"), "lead")
+    assert _load(other)["dr.meyer (deactivated)"] == 3
     at.button(key="acc_activate").click().run()
+    # a lockout after failed sign-ins is lifted here
+    with session_scope(sqlite_engine) as s:
+        for _ in range(5):
+            authenticate(s, "dr.meyer", "wrong password!")
+    at.run()
+    assert "locked after failed sign-ins" in _texts(at)
+    at.button(key="acc_unlock").click().run()
+    assert "dr.meyer can sign in again" in at.success[0].value
+    with session_scope(sqlite_engine) as s:
+        assert authenticate(s, "dr.meyer", temporary) is not None
     # reset with a typed password; the lead cannot deactivate themself
     with session_scope(sqlite_engine) as s:
         token = issue_token(s, person.id)
