@@ -180,7 +180,10 @@ def _show_plan(plan: Plan, prefix: str) -> None:
 
 def _apply(prefix: str, engine, study_id: int, apply_fn) -> None:
     """Button callback: apply the previewed request, refused if the study no longer gives that preview."""
-    request, fingerprint, _plan = st.session_state.pop(PLAN_KEY.format(prefix))
+    stored = st.session_state.pop(PLAN_KEY.format(prefix), None)
+    if stored is None:  # a second click on the same Apply: it was applied once
+        return
+    request, fingerprint, _plan = stored
     st.session_state.pop(f"{prefix}_table", None)  # row numbers picked in the old table mean other items now
     try:
         with _ui.session(engine) as s:
