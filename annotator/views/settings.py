@@ -7,7 +7,7 @@ import streamlit as st
 from annotator import _ui
 from annotator.registry import ROLES_LEAD, ViewContext, view
 from db.models import CodebookVersion, Study
-from pipeline.annotation import available_versions, update_study_settings
+from pipeline.annotation import DEFAULT_VERSION, codebook_versions, update_study_settings
 from pipeline.errors import DxTraceError
 
 
@@ -20,7 +20,7 @@ def render(ctx: ViewContext) -> None:
     with _ui.session(ctx.engine) as s:
         study = s.get(Study, ctx.study_id)
         current = s.get(CodebookVersion, study.codebook_version_id) if study.codebook_version_id else None
-    versions = available_versions()
+        versions = codebook_versions(s)  # shipped and made in the app (Codebook page)
     with st.form("settings_form"):
         blind_models = st.toggle("Hide model names from annotators", value=study.blind_models, key="set_blind_models")
         blind_annotators = st.toggle(
@@ -35,9 +35,9 @@ def render(ctx: ViewContext) -> None:
         version = st.selectbox(
             "Codebook version",
             options=versions,
-            index=versions.index(current.version) if current and current.version in versions else len(versions) - 1,
+            index=versions.index(current.version if current else DEFAULT_VERSION),
             key="set_codebook",
-            help="Each annotation records the version it was made under.",
+            help="Each annotation records the version it was made under. The Codebook page previews a switch.",
         )
         submitted = st.form_submit_button("Save settings", type="primary")
     if submitted:

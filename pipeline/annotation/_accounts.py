@@ -232,3 +232,70 @@ def list_annotators(session: Session, *, role: str | None = None, active_only: b
     if active_only:
         query = query.where(Annotator.active == True)  # noqa: E712 (SQL expression)
     return list(session.exec(query))
+
+
+# ---------------------------------------------------------------- a lead's account management in the app
+
+WHERE = "accounts"
+
+
+def temporary_password() -> str:
+    """A random password to hand over once (the person should change it); never stored in clear."""
+    import secrets
+
+    return secrets.token_urlsafe(12)  # 16 characters, about 96 bits
+
+
+def _field_error(fld: str, exc: DxTraceError):
+    from pipeline.errors import InputError, Problem
+
+    message = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
+    return InputError(Problem(WHERE, None, fld, message))
+
+
+def create_account(
+    session: Session, username: str, role: str, *, password: str | None = None, display_name: str | None = None
+) -> tuple[Annotator, str | None]:
+    """A new account; without a password a temporary one is made and returned (show it once, store nothing)."""
+    try:
+        username = check_username(username)
+    except DxTraceError as exc:
+        raise _field_error("username", exc) from None
+    try:
+        check_role(role)
+    except DxTraceError as exc:
+        raise _field_error("role", exc) from None
+    made = None if (password or "") else temporary_password()
+    try:
+        check_password(password or made, username)
+    except DxTraceError as exc:
+        raise _field_error("password", exc) from None
+    if get_annotator(session, username) is not None:
+        raise _field_error("username", DxTraceError(f"username: {username!r} is taken"))
+    return create_annotator(session, username, password or made, role, display_name=display_name), made
+
+
+def reset_password(session: Session, username: str, password: str | None = None) -> str | None:
+    """A new password (typed by the lead, or a temporary one returned once); the person's sessions end."""
+    made = None if (password or "") else temporary_password()
+    person = require_annotator(session, username)
+    try:
+        check_password(password or made, person.username)
+    except DxTraceError as exc:
+        raise _field_error("password", exc) from None
+    set_password(session, person.username, password or made)
+    unlock(session, person.username)
+    return made
+
+
+def set_account_active(session: Session, actor_id: int | None, username: str, active: bool) -> Annotator:
+    """Deactivate or reactivate an account; in the app a lead cannot deactivate themself nor the last active
+    lead (actor_id None: the command line, which needs no sign-in and so can always undo it)."""
+    person = require_annotator(session, username)
+    if not active and actor_id is not None:
+        if person.id == actor_id:
+            raise _field_error("account", DxTraceError("account: you cannot deactivate your own account"))
+        leads = [p for p in list_annotators(session, role=ROLE_LEAD, active_only=True) if p.id != person.id]
+        if person.role == ROLE_LEAD and not leads:
+            raise _field_error("account", DxTraceError("account: the last active lead cannot be deactivated"))
+    return set_active(session, person.username, active)

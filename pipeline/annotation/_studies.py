@@ -58,6 +58,9 @@ def update_study_settings(
     if show_suggestions is not None:
         study.show_suggestions = show_suggestions
     if codebook_version is not None:
+        from pipeline.annotation._codebook_edit import check_switch
+
+        check_switch(session, study.id, codebook_version)  # never to a version lacking modes its labels use
         study.codebook_version_id = ensure_codebook(session, codebook_version).id
     session.add(study)
     session.flush()

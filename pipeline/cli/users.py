@@ -11,13 +11,13 @@ from pipeline.annotation import (
     MIN_PASSWORD_LENGTH,
     check_password,
     check_username,
-    create_annotator,
+    create_account,
     get_annotator,
     is_locked,
     list_annotators,
-    set_active,
+    reset_password,
+    set_account_active,
     set_can_grade,
-    set_password,
     set_role,
     unlock,
 )
@@ -33,11 +33,17 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     add.add_argument("--role", choices=["annotator", "lead"], default="annotator", help="what the account may do")
     add.add_argument("--name", help="display name, e.g. 'Dr. A. Meyer'")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument(
+        "--temporary", action="store_true", help="make a temporary password and print it once (to hand over)"
+    )
     ls = sub.add_parser("list", help="list accounts")
     ls.add_argument("--role", choices=["annotator", "lead"], help="only accounts with this role (default: all)")
     pw = sub.add_parser("passwd", help="set a new password")
     pw.add_argument("username", help="the account's sign-in name")
     pw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    pw.add_argument(
+        "--temporary", action="store_true", help="make a temporary password and print it once (to hand over)"
+    )
     for name, help_ in (
         ("deactivate", "stop an account from signing in (its labels stay)"),
         ("activate", "allow it again"),
@@ -79,14 +85,18 @@ def users(args: argparse.Namespace) -> int:
             raise DxTraceError(f"account {username!r} already exists")
         if args.action == "passwd" and not exists:
             raise DxTraceError(f"no account {username!r}; list them with: python -m pipeline users list")
-        password = read_password(username, args.password_stdin)
-        with session_scope(engine) as s:
+        if args.temporary and args.password_stdin:
+            raise DxTraceError("--temporary makes the password: no --password-stdin")
+        password = None if args.temporary else read_password(username, args.password_stdin)
+        with session_scope(engine) as s:  # the same functions as the app's Accounts page
             if args.action == "add":
-                person = create_annotator(s, username, password, args.role, display_name=args.name)
+                person, temporary = create_account(s, username, args.role, password=password, display_name=args.name)
                 console.print(f"added {person.role} {person.username}")
             else:
-                set_password(s, username, password)
-                console.print(f"password changed for {username}")
+                temporary = reset_password(s, username, password)
+                console.print(f"password changed for {username}; their open sessions are signed out")
+        if temporary:  # shown once, to the lead's terminal only
+            console.print(f"temporary password (shown once): {temporary}")
         return 0
     engine = open_db(args)
     with session_scope(engine) as s:
@@ -109,7 +119,7 @@ def users(args: argparse.Namespace) -> int:
             ]
             print_table("Accounts", ["username", "name", "role", "active", "grading", "sign-in", "created"], rows)
         elif args.action in ("deactivate", "activate"):
-            set_active(s, args.username, args.action == "activate")
+            set_account_active(s, None, args.username, args.action == "activate")
             console.print(f"{args.username}: {args.action}d")
         elif args.action == "role":
             set_role(s, args.username, args.role)

@@ -43,6 +43,7 @@ PAGES = {  # title in the sidebar -> a text the page shows once drawn
     "Pair side by side": "Pair side by side",
     "Red flags": "Red-flag list",
     "Reports and exports": "Reports and exports",
+    "Accounts": "New account",
 }
 ANNOTATOR_PAGES = ("Annotate", "Grading", "Codebook")
 
