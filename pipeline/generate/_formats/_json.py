@@ -102,7 +102,7 @@ def read_json(text: str) -> Split | None:
     body, around = found
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # broken, or nested deeper than the parser goes: not this format
         return None
     names, reasoning = _fields(data)
     if not names:

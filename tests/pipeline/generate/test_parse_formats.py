@@ -537,6 +537,7 @@ def test_json_answers_are_read_in_rank_order_with_their_reasoning(raw, expected,
         '{"patient_age": 54, "notes": "see above"}',  # no diagnosis field: not this format
         '{"diagnoses": ["Gout", "Pseudogout"]',  # broken JSON
         "Gout {not json}",
+        "[" * 100_000 + "]" * 100_000,  # nested deeper than any parser goes
     ],
 )
 def test_json_without_a_diagnosis_field_or_broken_is_left_to_the_other_readers(raw):
