@@ -34,7 +34,10 @@ def _contained(norm_answer: str, norm_options: list[tuple[int, str]]) -> list[in
 
 
 _LETTER_ANSWER = re.compile(
-    r"^(?:(?:the\s+)?(?:final\s+)?(?:answer|option|choice)\s*(?:is)?\s*[:\-]?\s*)?\(?([A-Z])\)?(?:[.):]|\s*$|\s+[-–—]\s)",
+    r"^(?:(?i:(?:the\s+)?(?:final\s+|correct\s+|best\s+)?(?:answer|option|choice)(?:\s+is)?)\s*[:\-]?\s*)?"
+    r"\(?([A-Z])\)?(?:[.):]|\s*$|\s+[-–—]\s)"
+    # a lone lower-case letter, "(b)" or "b.", is a letter too (nothing else on the line)
+    r"|^\(?([a-z])[.)]?\)?\s*$",
 )
 # An explicit pick anywhere ("The answer is (C)", "I would choose B"); "option A is unlikely" is not one.
 _LETTER_MARK = re.compile(
@@ -88,7 +91,7 @@ def parse_choice(answer: str | None, options: list[str]) -> str | None:
     marks = list(_LETTER_MARK.finditer(plain))
     letter = marks[-1] if marks else (_LETTER_ANSWER.match(plain) if lettered < 2 else None)
     if letter:
-        idx = _LETTERS.index(letter.group(1).upper())
+        idx = _LETTERS.index(next(g for g in letter.groups() if g).upper())
         if idx < len(options) and normalise_option(options[idx]):
             # "A. Option text": the letter counts only when the text agrees or is absent.
             rest = normalise_option(plain[letter.end() :].split("\n", 1)[0])

@@ -368,6 +368,12 @@ OPTS = ["Tuberculosis", "Lymphoma", "Pneumonia"]
         ("Consolidation on the film.\n\nThe final answer is $\\boxed{C}$", "Pneumonia"),
         ("Answer: B. Pneumonia", None),  # the letter and the name disagree: a clinician decides
         ("Answer: C. Pneumonia", "Pneumonia"),
+        ("Option C", "Pneumonia"),
+        ("Correct option: C", "Pneumonia"),
+        ("(c)", "Pneumonia"),
+        ('{"answer": "C", "reasoning": "consolidation"}', "Pneumonia"),
+        ("<think>TB?</think><answer>C</answer>", "Pneumonia"),
+        ("(c) or (b)", None),
     ],
 )
 def test_parse_choice_forms(answer, expected):
