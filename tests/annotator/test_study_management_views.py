@@ -18,14 +18,7 @@ from pipeline.annotation import (
     study_codebook,
 )
 from tests.annotator.conftest import sign_in
-from tests.pipeline.annotation.conftest import build_world
-
-
-def _split(engine):
-    w = build_world(engine)
-    with session_scope(engine) as s:
-        assign(s, w.study_id, response_ids=w.incorrect, annotator_ids=[w.people["ann1"], w.people["ann2"]], per_item=1)
-    return w
+from tests.pipeline.annotation.conftest import build_world, split_world
 
 
 def _queue(engine, w, who):
@@ -61,7 +54,7 @@ def _load(at) -> dict[str, int]:
 
 
 def test_lead_moves_items_with_a_preview_and_a_labelled_one_is_refused(sqlite_engine, make_app):
-    w = _split(sqlite_engine)
+    w = split_world(sqlite_engine)
     labelled = _queue(sqlite_engine, w, "ann1")[0]
     _label(sqlite_engine, w, "ann1", labelled)
     at = sign_in(make_app(sqlite_engine, "assignment"), "lead")
@@ -99,7 +92,7 @@ def test_lead_moves_items_with_a_preview_and_a_labelled_one_is_refused(sqlite_en
 
 
 def test_a_stale_preview_is_not_applied(sqlite_engine, make_app):
-    w = _split(sqlite_engine)
+    w = split_world(sqlite_engine)
     at = sign_in(make_app(sqlite_engine, "assignment"), "lead")
     at.multiselect(key="mv_from").set_value(["ann2"]).run()
     at.radio(key="mv_action").set_value("unassign").run()
@@ -115,7 +108,7 @@ def test_a_stale_preview_is_not_applied(sqlite_engine, make_app):
 
 
 def test_lead_adds_an_annotator_mid_study(sqlite_engine, make_app):
-    w = _split(sqlite_engine)
+    w = split_world(sqlite_engine)
     at = sign_in(make_app(sqlite_engine, "assignment"), "lead")
     at.selectbox(key="nc_who").set_value("ann3").run()
     at.button(key="nc_preview").click().run()
@@ -201,7 +194,7 @@ def test_lead_manages_accounts_and_errors_name_the_field(sqlite_engine, make_app
 
 
 def test_lead_edits_the_codebook_as_a_new_version_and_switches_after_a_preview(sqlite_engine, make_app):
-    w = _split(sqlite_engine)
+    w = split_world(sqlite_engine)
     _label(sqlite_engine, w, "ann1", _queue(sqlite_engine, w, "ann1")[0], modes=("red_flag_failure",))
     at = sign_in(make_app(sqlite_engine, "codebook"), "lead")
     assert at.title[0].value == "Codebook · version 1"
@@ -241,7 +234,7 @@ def test_lead_edits_the_codebook_as_a_new_version_and_switches_after_a_preview(s
 
 @pytest.mark.parametrize("slug", ["assignment", "accounts"])
 def test_an_annotator_cannot_reach_the_leads_pages(sqlite_engine, make_app, slug):
-    _split(sqlite_engine)
+    split_world(sqlite_engine)
     at = sign_in(make_app(sqlite_engine, slug), "ann1")
     assert not any(t.value in ("Assignment", "Accounts") for t in at.title)
     assert all(b.key not in ("mv_preview", "nc_preview", "acc_deactivate") for b in at.button)
@@ -253,7 +246,7 @@ def test_an_annotator_cannot_reach_the_leads_pages(sqlite_engine, make_app, slug
 
 
 def test_after_a_switch_the_editor_suggests_the_next_version_and_settings_keep_it(sqlite_engine, make_app):
-    w = _split(sqlite_engine)
+    w = split_world(sqlite_engine)
     at = sign_in(make_app(sqlite_engine, "codebook"), "lead")
     at.text_area(key="cb_1_ex_other").input("A dose is miscalculated tenfold.")
     at.button(key="FormSubmitter:cb_edit-Save as a new version").click().run()

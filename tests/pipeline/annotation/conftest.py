@@ -52,3 +52,13 @@ def world(engine) -> World:
 @pytest.fixture
 def sqlite_world(sqlite_engine) -> World:
     return build_world(sqlite_engine)
+
+
+def split_world(engine) -> World:
+    """74 incorrect items, one annotator each: ann1 and ann2 hold 37 each; ann3 holds nothing yet."""
+    from pipeline.annotation import assign
+
+    w = build_world(engine)
+    with session_scope(engine) as s:
+        assign(s, w.study_id, response_ids=w.incorrect, annotator_ids=[w.people["ann1"], w.people["ann2"]], per_item=1)
+    return w

@@ -35,15 +35,7 @@ from pipeline.annotation import (
     update_study_settings,
 )
 from pipeline.errors import DxTraceError, InputError
-from tests.pipeline.annotation.conftest import build_world
-
-
-def _split_world(engine):
-    """74 incorrect items, one annotator each: ann1 and ann2 hold 37 each; ann3 holds nothing yet."""
-    w = build_world(engine)
-    with session_scope(engine) as s:
-        assign(s, w.study_id, response_ids=w.incorrect, annotator_ids=[w.people["ann1"], w.people["ann2"]], per_item=1)
-    return w
+from tests.pipeline.annotation.conftest import build_world, split_world
 
 
 def _label(engine, w, who: str, rid: int, modes=("reasoning_drift",), flagged=False) -> None:
@@ -63,7 +55,7 @@ def _queue(engine, w, who: str) -> list[int]:
 
 
 def test_move_refuses_labelled_items_unless_kept_and_keeps_the_labels_with_their_author(engine):
-    w = _split_world(engine)
+    w = split_world(engine)
     labelled = _queue(engine, w, "ann1")[0]
     _label(engine, w, "ann1", labelled)
     move = Reassign(ItemPick(annotators=("ann1",)), to="ann3")
@@ -100,7 +92,7 @@ def test_move_refuses_labelled_items_unless_kept_and_keeps_the_labels_with_their
 
 
 def test_unassign_by_case_and_model_and_a_moved_back_item_keeps_its_status(engine):
-    w = _split_world(engine)
+    w = split_world(engine)
     mine = _queue(engine, w, "ann2")
     with session_scope(engine) as s:
         from db.models import Case, Response
@@ -141,7 +133,7 @@ def test_unassign_by_case_and_model_and_a_moved_back_item_keeps_its_status(engin
 
 
 def test_apply_refuses_a_stale_preview_and_changes_nothing(engine):
-    w = _split_world(engine)
+    w = split_world(engine)
     move = Reassign(ItemPick(annotators=("ann1",)), to="ann2")
     with session_scope(engine) as s:
         plan = preview_reassign(s, w.study_id, move)
@@ -152,7 +144,7 @@ def test_apply_refuses_a_stale_preview_and_changes_nothing(engine):
 
 
 def test_bad_reassignments_name_the_field(sqlite_engine):
-    w = _split_world(sqlite_engine)
+    w = split_world(sqlite_engine)
     with session_scope(sqlite_engine) as s:
         s.get(Annotator, w.people["ann3"]).active = False
     cases = [
@@ -177,7 +169,7 @@ def test_bad_reassignments_name_the_field(sqlite_engine):
 
 
 def test_a_newcomer_takes_an_even_share_of_what_is_still_to_do(engine):
-    w = _split_world(engine)
+    w = split_world(engine)
     done = _queue(engine, w, "ann1")[:5]
     for rid in done:
         _label(engine, w, "ann1", rid)
@@ -199,7 +191,7 @@ def test_a_newcomer_takes_an_even_share_of_what_is_still_to_do(engine):
 
 
 def test_a_newcomer_as_an_extra_rater_leaves_the_others_queues_alone(engine):
-    w = _split_world(engine)
+    w = split_world(engine)
     _label(engine, w, "ann2", _queue(engine, w, "ann2")[0])
     with session_scope(engine) as s:
         plan = preview_newcomer(s, w.study_id, Newcomer("ann3", mode="extra", share=0.2))
@@ -263,7 +255,7 @@ def test_accounts_made_reset_and_deactivated_by_a_lead(engine):
 
 
 def test_codebook_edits_make_a_new_version_and_never_change_a_used_one(engine):
-    w = _split_world(engine)
+    w = split_world(engine)
     rid = _queue(engine, w, "ann1")[0]
     _label(engine, w, "ann1", rid, modes=("red_flag_failure",))
     with session_scope(engine) as s:
@@ -341,7 +333,7 @@ def test_an_apply_during_an_annotators_save_waits_for_it_and_refuses(engine):
     reads the plan again after the save commits, sees the new labels and changes nothing."""
     import threading
 
-    w = _split_world(engine)
+    w = split_world(engine)
     rid = _queue(engine, w, "ann1")[0]
     move = Reassign(ItemPick(annotators=("ann1",)), to="ann2")
     with session_scope(engine) as s:
