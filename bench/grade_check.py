@@ -1,7 +1,7 @@
 """Grader validation on the shipped data: automatic grades (no judge tier) against the references.
 
     .venv/bin/python bench/grade_check.py [--set medrbench|sandmann|both] [--no-embeddings] [--disagreements DIR]
-        [--broader-incorrect]
+        [--broader-incorrect] [--judge-url URL --judge-model NAME [--judge-key-env VAR]]
 
 MedR-Bench: the 400 shipped DeepSeek-R1 responses; the reference is their imported `correct` label
 (the benchmark's GPT judge). The responses are imported WITHOUT the factory's stored diagnoses (which
@@ -9,6 +9,9 @@ copy the gold for correct ones), so DxTrace parses each answer itself, as it wou
 Sandmann: the 720 answers; the reference is the clinicians' mean Likert >= 4.
 --disagreements DIR writes DIR/<set>.jsonl: one line per response whose automatic grade differs from the
 reference or is pending (gold, diagnoses, tier, evidence), the list to find classes of error in.
+--judge-url/--judge-model add the LLM-judge tier on any OpenAI-compatible server (vLLM, Ollama, llama.cpp
+server, a provider), asked only where the ladder is not confident: the measurement with a judge that a
+team can run on its own server (none capable is available on the machine that made the figures).
 Prints the grade-check (agreement on automatically graded responses, Cohen's kappa, pending share,
 per tier and per model) and the grading time. Figures: docs/accuracy.md, docs/benchmarks.md.
 """
@@ -29,6 +32,7 @@ from db.engine import make_engine, session_scope  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Response  # noqa: E402
 from pipeline.accuracy import grade_check, grade_check_markdown, grade_study  # noqa: E402
+from pipeline.accuracy._judge import JudgeConfig  # noqa: E402
 from pipeline.accuracy._match import Thresholds  # noqa: E402
 from tests.factories import add_medrbench_r1, add_sandmann_outputs, make_study  # noqa: E402
 
@@ -70,7 +74,13 @@ def _write_disagreements(session, check, out: Path) -> None:
             fh.write(json.dumps(line, default=str) + "\n")
 
 
-def run(which: str, embeddings: bool, disagreements: Path | None = None, broader_incorrect: bool = False) -> None:
+def run(
+    which: str,
+    embeddings: bool,
+    disagreements: Path | None = None,
+    broader_incorrect: bool = False,
+    judge: JudgeConfig | None = None,
+) -> None:
     url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
     engine = make_engine(url)
     upgrade(engine)
@@ -83,7 +93,7 @@ def run(which: str, embeddings: bool, disagreements: Path | None = None, broader
             session,
             study_id,
             embeddings=embeddings,
-            judge=False,
+            judge=judge or False,
             thresholds=Thresholds(broader_incorrect=broader_incorrect),
         )
     elapsed = time.perf_counter() - t0
@@ -106,9 +116,17 @@ def main() -> None:
     ap.add_argument("--no-embeddings", action="store_true")
     ap.add_argument("--broader-incorrect", action="store_true", help="grade strict generalisations incorrect")
     ap.add_argument("--disagreements", type=Path, default=None)
+    ap.add_argument("--judge-url", help="an OpenAI-compatible server's base URL, e.g. http://127.0.0.1:8000/v1")
+    ap.add_argument("--judge-model", help="the judge's served model id")
+    ap.add_argument("--judge-key-env", help="environment variable holding the server's API key")
     args = ap.parse_args()
+    if bool(args.judge_url) != bool(args.judge_model):
+        ap.error("--judge-url and --judge-model go together")
+    judge = None
+    if args.judge_url:
+        judge = JudgeConfig(model=args.judge_model, base_url=args.judge_url, api_key_env=args.judge_key_env)
     for which in ("medrbench", "sandmann") if args.set == "both" else (args.set,):
-        run(which, not args.no_embeddings, args.disagreements, args.broader_incorrect)
+        run(which, not args.no_embeddings, args.disagreements, args.broader_incorrect, judge)
 
 
 if __name__ == "__main__":
