@@ -83,6 +83,9 @@ def keyboard_shortcuts(bindings: dict[str, str]) -> None:
     A plain key (no ctrl/alt/meta) is ignored while the person types in a field, so
     typing a rationale never toggles a label; a key with ctrl or meta works everywhere.
     "/" and other keys bound to a text input focus it instead of clicking.
+    "@step" in a widget key stands for the number of the trace step the person is on: the focused
+    step, else the one across a line a third down the window ({"m": "mark_@step"}).
+    A key bound to a container with an expander opens or closes it.
     """
     script = (
         """<script>
@@ -94,6 +97,22 @@ if (!win.__dxShortcuts) {
   const typing = (el) => el && (el.tagName === 'TEXTAREA' || el.isContentEditable ||
       (el.tagName === 'INPUT' && !['checkbox', 'radio', 'button'].includes(el.type)) ||
       el.getAttribute('role') === 'combobox' || el.getAttribute('role') === 'listbox');
+  const stepNumber = (el) => {
+    const m = el && /(?:^|\\s)st-key-step_(\\d+)(?:\\s|$)/.exec(el.className);
+    return m ? m[1] : null;
+  };
+  // The focused step, else the step across the reading line (a third down the window), else the
+  // first step whose top is in the window.
+  const stepInView = () => {
+    const focused = doc.activeElement && doc.activeElement.closest('[class*="st-key-step_"]');
+    if (focused && stepNumber(focused)) return stepNumber(focused);
+    const steps = [...doc.querySelectorAll('[class*="st-key-step_"]')].filter((el) => stepNumber(el));
+    const line = win.innerHeight / 3;
+    const across = steps.find((el) => { const r = el.getBoundingClientRect(); return r.top <= line && r.bottom >= line; });
+    if (across) return stepNumber(across);
+    const top = steps.find((el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.top < win.innerHeight; });
+    return top ? stepNumber(top) : null;
+  };
   doc.addEventListener('keydown', (e) => {
     if (e.repeat) return;
     const parts = [];
@@ -102,11 +121,17 @@ if (!win.__dxShortcuts) {
     if (e.shiftKey && e.key.length > 1) parts.push('shift');
     parts.push(e.key.toLowerCase());
     const combo = parts.join('+');
-    const target = (win.__dxBindings || {})[combo];
+    let target = (win.__dxBindings || {})[combo];
     if (!target) return;
     const plain = !(e.ctrlKey || e.metaKey || e.altKey);
     if (plain && typing(doc.activeElement)) return;
     e.preventDefault();
+    if (target.includes('@step')) {
+      // The step the person is on, as they pressed the key: the focused one, else the one in view.
+      const n = stepInView();
+      if (n === null) return;
+      target = target.replace('@step', n);
+    }
     const box = doc.querySelector('.st-key-' + target.split('#')[0]);
     const input = box && box.querySelector('input[type="text"], textarea');
     if (input) { input.focus(); return; }
@@ -128,7 +153,7 @@ if (!win.__dxShortcuts) {
         const live = doc.querySelector('.st-key-' + name);
         const option = nth !== undefined && live && live.querySelectorAll('input[type="radio"]')[Number(nth)];
         // A checkbox takes a click on its input (its label ignores synthetic clicks; its help icon is a button).
-        const el = option || (live && (live.querySelector('input[type="checkbox"], input[type="radio"]') || live.querySelector('button')));
+        const el = option || (live && (live.querySelector('input[type="checkbox"], input[type="radio"]') || live.querySelector('button, summary')));
         if (el && !el.disabled) el.click();
       } else {
         setTimeout(tryClick, 40);

@@ -50,6 +50,8 @@ TRACE_PAGE = "trace_page"
 TRACE_QUERY = "trace_query"
 SHORTCUTS = [
     ("1–5", "tick an error mode"),
+    ("M", "mark the step in view as evidence"),
+    ("E", "mark the step in view as the first error"),
     ("7 8 9 0", "severity minor · moderate · major · critical"),
     ("Alt+1–5", "confidence"),
     ("Ctrl+Enter", "save & next"),
@@ -382,6 +384,7 @@ def render(ctx: ViewContext) -> None:
     bindings = {str(i): mode_key(m.code) for i, m in enumerate(codebook.error_modes, 1) if i <= 9}
     bindings.update({"ctrl+enter": "save", "s": "skip", "f": "flag", "/": TRACE_QUERY})
     bindings.update({"n": "trace_next", "p": "trace_prev", "b": "prev_item"})
+    bindings.update({"m": "mark_@step", "e": "first_@step"})  # the step focused, or in view
     bindings.update({k: f"{SEVERITY_KEY}#{i}" for i, k in enumerate("7890"[: len(SEVERITIES)])})
     lo, hi = CONFIDENCE_RANGE
     bindings.update({f"alt+{v}": f"{CONFIDENCE_KEY}#{v - lo}" for v in range(lo, hi + 1) if v <= 9})
