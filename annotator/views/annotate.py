@@ -9,6 +9,7 @@ from annotator.panels.answer_only import show_answer_only_panel
 from annotator.panels.evidence import evidence_field, highlight_style, mark_mode_picker, show_step
 from annotator.panels.instruction import show_task_instruction
 from annotator.panels.layout import sticky_labels
+from annotator.panels.no_error import check_reason, regrade_on_save, show_no_error_reason
 from annotator.panels.save import record_item
 from annotator.panels.similar import load_similar_panel, show_similar_panel
 from annotator.panels.why_wrong import show_why_wrong_panel
@@ -239,7 +240,9 @@ def _labels_panel(
         if state.get(mode_key(mode.code)):
             if mode.needs_description:
                 st.text_input("Describe the error", key=OTHER_KEY, max_chars=500)
-            if not mode.exclusive:
+            if mode.exclusive:
+                show_no_error_reason(ctx, item.response_id)
+            else:
                 evidence_field(mode.code, mode.name, item.n_steps)
     mark_mode_picker(codebook)
     no_error = any(state.get(mode_key(m.code)) for m in codebook.error_modes if m.exclusive)
@@ -267,6 +270,14 @@ def _labels_panel(
     st.text_area("Rationale", key=RATIONALE_KEY, height=120, placeholder="why, in a sentence or two")
 
     def act(kind: str) -> None:
+        then = None
+        if kind == "save" and no_error:  # which of the two things 'no reasoning error' says decides the grade
+            try:
+                check_reason(ctx, item.response_id)
+            except DxTraceError as exc:
+                state["lbl_error"] = exc
+                return
+            then = regrade_on_save(ctx, item.response_id)
         done, after = record_item(
             ctx,
             item.response_id,
@@ -278,11 +289,13 @@ def _labels_panel(
                 "signals_shown": signals is not None,
                 "clock": _clock(item.response_id),
             },
+            then,
         )
         if not done:
             return
         state.pop(CLOCK, None)
-        state["lbl_notice"] = {"save": "Saved.", "flag": "Saved and flagged for discussion.", "skip": "Skipped."}[kind]
+        notices = {"save": "Saved.", "flag": "Saved and flagged for discussion.", "skip": "Skipped."}
+        state["lbl_notice"] = "Saved; your grade records the answer as correct." if then else notices[kind]
         _go_to(ctx, after)
 
     cols = st.columns(3)

@@ -51,7 +51,7 @@ def served(tmp_path_factory):
     w = assigned_world(engine)
     for who in ("ann1", "ann2"):
         long_first(engine, w.study_id, w.people[who])
-    correct = [r for r in w.responses if r not in set(w.incorrect)]
+    correct = [r for r in w.all_ids if r not in set(w.incorrect)]
     _pending(engine, correct[:6])
     with session_scope(engine) as s:
         for who in ("ann1", "ann2"):
@@ -117,7 +117,7 @@ def test_grading_page_by_keyboard_alone(served, browser, size):
     with session_scope(served["engine"]) as s:
         me = s.exec(select(Annotator).where(Annotator.username == who)).one()
         [g] = s.exec(select(Grade).where(Grade.status == "clinician", Grade.grader == who)).all()
-    assert (g.rank, g.correct, g.note) == (2, True, "same disease, other name") and me.can_grade
+    assert (g.rank, g.correct, g.details["note"]) == (2, True, "same disease, other name") and me.can_grade
     # S puts the next item aside: another case is shown
     before = page.locator(".st-key-grade_case").inner_text()
     assert before != first_case
