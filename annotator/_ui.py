@@ -7,6 +7,7 @@ Markdown string or widget label through md() (every markup character escaped). S
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,6 +114,14 @@ if (!win.__dxShortcuts) {
     const top = steps.find((el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.top < win.innerHeight; });
     return top ? stepNumber(top) : null;
   };
+  // The bindings of the page on screen: Streamlit runs an html element's script once, when it is first
+  // drawn, and only updates its markup when another page or item reuses it, so they are read from the
+  // markup at each key press.
+  const bindings = () => {
+    const holders = doc.querySelectorAll('[data-dx-bindings]');
+    if (!holders.length) return win.__dxBindings || {};
+    try { return JSON.parse(holders[holders.length - 1].getAttribute('data-dx-bindings')); } catch (err) { return {}; }
+  };
   doc.addEventListener('keydown', (e) => {
     if (e.repeat) return;
     const parts = [];
@@ -121,7 +130,7 @@ if (!win.__dxShortcuts) {
     if (e.shiftKey && e.key.length > 1) parts.push('shift');
     parts.push(e.key.toLowerCase());
     const combo = parts.join('+');
-    let target = (win.__dxBindings || {})[combo];
+    let target = bindings()[combo];
     if (!target) return;
     const plain = !(e.ctrlKey || e.metaKey || e.altKey);
     if (plain && typing(doc.activeElement)) return;
@@ -164,6 +173,7 @@ if (!win.__dxShortcuts) {
 }
 </script>"""
     ).replace("BINDINGS", json.dumps(bindings))
+    script = f'<div hidden data-dx-bindings="{html.escape(json.dumps(bindings), quote=True)}"></div>' + script
     # Our own fixed script (the bindings are widget keys from this code, never model output).
     st.html(script, unsafe_allow_javascript=True)
 

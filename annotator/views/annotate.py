@@ -316,8 +316,8 @@ def _history(ctx: ViewContext, item: Item, codebook: Codebook) -> None:
         for e in reversed(events):
             st.markdown(f"**{e.action}** · {e.at:%Y-%m-%d %H:%M} UTC")
             rows = [{"field": f, "before": b, "after": a} for f, b, a in event_changes(e, codebook)]
-            if rows:
-                st.dataframe(rows, hide_index=True, width="stretch")
+            if rows:  # an HTML table: its cells wrap, a narrow column never cuts a value off
+                st.table(rows, hide_index=True)
 
 
 def _others(item: Item, codebook: Codebook) -> None:

@@ -61,15 +61,17 @@ def served(tmp_path_factory):
     engine.dispose()
 
 
-def _open(browser, base: str, who: str, size, path: str = ""):
+def _open(browser, base: str, who: str, size, title: str = ""):
     page = new_app_page(browser, viewport={"width": size[0], "height": size[1]})
     page.goto(base)
     page.get_by_label("Username").fill(who)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.keyboard.press("Enter")
     page.get_by_text("Reasoning trace ·").wait_for(timeout=60_000)
-    if path:
-        page.goto(f"{base}/{path}")  # the session is kept (a session token)
+    if title:
+        wait_idle(page)
+        page.locator('[data-testid="stSidebar"]').get_by_role("link", name=title, exact=True).click()
+        page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
     wait_idle(page)
     page.wait_for_function("window.__dxShortcuts === true")
     return page
@@ -86,9 +88,7 @@ SIZES = [(1280, 720), (1440, 900)]
 @pytest.mark.parametrize("size", SIZES)
 def test_grading_page_by_keyboard_alone(served, browser, size):
     who = "ann1" if size[0] == 1280 else "ann2"
-    page = _open(browser, served["base"], who, size, "grade")
-    page.get_by_role("heading", name="Grading of uncertain matches").wait_for(timeout=60_000)
-    wait_idle(page)
+    page = _open(browser, served["base"], who, size, "Grading")
     legend = page.get_by_text("Ctrl+Enter record grade", exact=False)
     expect(legend.first).to_be_visible()  # every key is shown on the page
     for shown in ("1–9 the listed diagnosis", "0 none of them", "N write a note", "S skip for now", "G what the"):
@@ -165,12 +165,12 @@ def test_a_key_marks_the_step_in_view_or_focused(served, browser, size):
     expect(page.locator(".st-key-lbl_first_step input")).to_have_value("7")
     wait_idle(page)
     # a focused step wins over the one in view: Tab to step 12's button, then M
-    page.locator(".st-key-first_12 button").focus()
+    page.locator(".st-key-first_12 button:visible").first.focus()
     page.keyboard.press("m")
     expect(field).to_have_value("7, 12", timeout=30_000)
     expect(page.locator(".st-key-evmark_12")).to_contain_text("Step 12 · Reasoning drift")
     wait_idle(page)
-    page.locator(".st-key-mark_12 button").focus()
+    page.locator(".st-key-mark_12 button:visible").first.focus()
     page.keyboard.press("m")  # again: unmarks it
     expect(field).to_have_value("7", timeout=30_000)
     wait_idle(page)
