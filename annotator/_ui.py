@@ -178,5 +178,19 @@ if (!win.__dxShortcuts) {
     st.html(script, unsafe_allow_javascript=True)
 
 
+# Streamlit ends a button's label with an ellipsis when its column is narrow (a laptop's 1280x720); the
+# label wraps onto a second line instead, so no action is half-named (tests/annotator/test_browser_fit.py).
+READABLE_CSS = (
+    "<style>[data-testid^='stBaseButton'] [data-testid='stMarkdownContainer']"
+    "{white-space:normal;overflow:visible;text-overflow:clip}"
+    "[data-testid^='stBaseButton'] [data-testid='stMarkdownContainer'] p{white-space:normal}</style>"
+)
+
+
+def readable_style() -> None:
+    """Once per page: labels wrap rather than being cut off (a fixed style of ours, no script)."""
+    st.html(READABLE_CSS)
+
+
 def shortcut_legend(items: list[tuple[str, str]]) -> str:
     return " · ".join(f"{key} {what}" for key, what in items)
