@@ -80,6 +80,13 @@ def main() -> None:
         page.locator(".st-key-lbl_evtext_priority_inversion").wait_for()
         page.get_by_label("Rationale").fill("Dismisses the hypercalcaemia; ranks the adenoma below benign causes.")
         settle()
+        page.locator(".st-key-step_2 .st-key-first_2 button").first.focus()  # the step the keys act on
+        page.keyboard.press("m")  # marks step 2 for the chosen mode
+        page.locator(".st-key-evmark_2").wait_for(timeout=30_000)
+        settle()
+        page.keyboard.press("e")  # and as the first error
+        page.get_by_text("first error", exact=False).first.wait_for(timeout=30_000)
+        settle()
         search = page.get_by_label("Search in the trace")
         search.fill("cortisol")
         search.press("Enter")
@@ -89,11 +96,33 @@ def main() -> None:
         page.get_by_text("Item 1 of 74").click()
         settle()
         page.screenshot(path=SHOTS / "annotate.png")
+        page.set_viewport_size({"width": 1280, "height": 720})  # a laptop: the labels beside the marked step
+        search.fill("")
+        search.press("Enter")
+        page.locator(".st-key-step_2").wait_for(timeout=30_000)
+        settle()
+        page.locator(".st-key-step_2").evaluate(
+            """(el) => { const main = document.querySelector('[data-testid="stMain"]');
+                         main.scrollTop += el.getBoundingClientRect().top - 120; }"""
+        )
+        settle()
+        page.screenshot(path=SHOTS / "annotate-1280.png")
         page.set_viewport_size({"width": 1500, "height": 1100})
         page.get_by_role("link", name="Grading").click()
         page.get_by_text("Grading of uncertain matches").wait_for()
         settle()
+        page.get_by_role("heading", name="Grading of uncertain matches").click()
+        page.keyboard.press("2")
+        page.locator("[class*='st-key-grade_choice_'] input[type='radio']").nth(1).wait_for()
+        settle()
+        page.keyboard.press("g")
+        page.get_by_text("rank 2 · fuzzy").first.wait_for(timeout=30_000)
+        settle()
         page.screenshot(path=SHOTS / "grading.png")
+        page.set_viewport_size({"width": 1280, "height": 720})
+        settle()
+        page.screenshot(path=SHOTS / "grading-1280.png")
+        page.set_viewport_size({"width": 1500, "height": 1100})
         page.get_by_role("link", name="Codebook").click()
         page.get_by_text("Codebook · version 1").wait_for()
         settle()
