@@ -83,7 +83,17 @@ AFTER = [
     ("key", "Alt+4: confidence 4"),
     ("key", "Ctrl+Enter: save & next"),
 ]
-AFTER_KEYS = ["1", "m@3", "e@3", "m@12", "9", "Alt+4", "Control+Enter"]  # what bench_browser presses
+# What bench_browser presses, each with what a person sees before the next key (a CSS selector, or
+# (selector, text) for a field's value).
+AFTER_KEYS = [
+    ("1", ".st-key-lbl_evtext_reasoning_drift input"),
+    ("m@3", (".st-key-lbl_evtext_reasoning_drift input", "3")),
+    ("e@3", (".st-key-lbl_first_step input", "3")),
+    ("m@12", (".st-key-lbl_evtext_reasoning_drift input", "3, 12")),
+    ("9", ".st-key-lbl_severity input[type='radio']:checked"),
+    ("Alt+4", ".st-key-lbl_confidence input[type='radio']:checked"),
+    ("Control+Enter", None),
+]
 
 
 def actions_report() -> list[str]:
@@ -173,17 +183,26 @@ def bench_page(url: str, repeats: int) -> list[str]:
     at.text_input(key="sign_in_username").input("ann2")
     at.text_input(key="sign_in_password").input(PASSWORD)
     at.button[0].click().run()
-    opened, saved = [], []
+    opened, saved, opened_cpu, saved_cpu = [], [], [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         at.run()  # the page as it opens on the current item
         opened.append(time.perf_counter() - t0)
+        opened_cpu.append(time.process_time() - c0)
         at.checkbox(key="lbl_mode_red_flag_failure").check()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         at.button(key="save").click().run()  # save, and draw the next item
         saved.append(time.perf_counter() - t0)
+        saved_cpu.append(time.process_time() - c0)
         assert not at.exception and not at.error
-    return [stats("page: open the item (server)", opened), stats("page: save & next (server)", saved)]
+    # CPU time of this process (the script's thread and AppTest's own work): what the server spends,
+    # whatever else the machine runs; wall time counts the waits for a shared CPU too.
+    return [
+        stats("page: open the item (server)", opened),
+        stats("page: save & next (server)", saved),
+        stats("page: open the item (server CPU)", opened_cpu),
+        stats("page: save & next (server CPU)", saved_cpu),
+    ]
 
 
 def _to_line(page, n: int) -> None:
@@ -201,14 +220,20 @@ def replay_after(page, url: str, username: str) -> str:
     page.wait_for_function("window.__dxShortcuts === true")
     wait_idle(page)
     page.get_by_text("Reasoning trace ·").first.click()  # focus on the page, not a field
+    from playwright.sync_api import expect
+
     presses = 0
-    for key in AFTER_KEYS:
+    for key, seen in AFTER_KEYS:
         name, _, step = key.partition("@")
         if step:
             _to_line(page, int(step))
         wait_idle(page)
         page.keyboard.press(name)
         presses += 1
+        if isinstance(seen, tuple):
+            expect(page.locator(seen[0])).to_have_value(seen[1], timeout=60_000)
+        elif seen:
+            page.locator(seen).first.wait_for(timeout=60_000)
     page.get_by_text("Saved.").first.wait_for(timeout=60_000)
     engine = make_engine(url)
     with session_scope(engine) as s:
