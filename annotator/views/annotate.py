@@ -254,7 +254,7 @@ def _labels_panel(
         value=None,
         step=1,
         key=FIRST_STEP_KEY,
-        placeholder="type a step number, or click 'first error' on a step",
+        placeholder="a step number (or E on a step)",
         disabled=no_error,
     )
     st.radio("Severity", options=list(SEVERITIES), key=SEVERITY_KEY, horizontal=True, index=None, disabled=no_error)

@@ -12,7 +12,7 @@ from annotator.serve import serve_app
 from db.engine import make_engine, session_scope
 from db.migrate import upgrade
 from db.models import Grade
-from pipeline.annotation import AnnotationInput, annotator_queue, save_annotation
+from pipeline.annotation import AnnotationInput, annotator_queue, save_annotation, set_can_grade
 from tests._browser import ARGS, CHROMIUM, new_app_page, wait_idle
 from tests.annotator.conftest import assigned_world
 from tests.annotator.test_browser import SHOTS
@@ -36,6 +36,7 @@ def _data(url: str) -> None:
             s.add(
                 Grade(response_id=r.id, correct=None, method="fuzzy", status="pending", grader="auto", details=details)
             )
+        set_can_grade(s, "ann1", True)  # the grading page with its uncertain grades, not "not enabled"
         for who, n in (("ann2", 9), ("ann1", 0)):
             for q in annotator_queue(s, w.study_id, w.people[who])[:n]:
                 labels = AnnotationInput(["reasoning_drift"], evidence={"reasoning_drift": [2]}, confidence=4)
@@ -46,7 +47,7 @@ def _data(url: str) -> None:
 
 
 def main() -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     root = Path(tempfile.mkdtemp(prefix="dxtrace-shots-"))
     url = f"sqlite:///{root / 'study.db'}"
@@ -60,6 +61,9 @@ def main() -> None:
             wait_idle(page)
 
         def sign_in(user: str) -> None:
+            if page.locator(".st-key-sign_out button").count():  # a reload keeps the session: sign out first
+                page.locator(".st-key-sign_out button").click()
+                page.get_by_label("Username").wait_for(timeout=60_000)
             page.goto(base)
             page.get_by_label("Username").wait_for(timeout=60_000)
             settle()
@@ -85,7 +89,7 @@ def main() -> None:
         page.locator(".st-key-evmark_2").wait_for(timeout=30_000)
         settle()
         page.keyboard.press("e")  # and as the first error
-        page.get_by_text("first error", exact=False).first.wait_for(timeout=30_000)
+        expect(page.locator(".st-key-lbl_first_step input")).to_have_value("2", timeout=30_000)
         settle()
         search = page.get_by_label("Search in the trace")
         search.fill("cortisol")
@@ -113,7 +117,7 @@ def main() -> None:
         settle()
         page.get_by_role("heading", name="Grading of uncertain matches").click()
         page.keyboard.press("2")
-        page.locator("[class*='st-key-grade_choice_'] input[type='radio']").nth(1).wait_for()
+        expect(page.locator("[class*='st-key-grade_choice_'] input[type='radio']").nth(1)).to_be_checked(timeout=30_000)
         settle()
         page.keyboard.press("g")
         page.get_by_text("rank 2 · fuzzy").first.wait_for(timeout=30_000)
