@@ -109,6 +109,7 @@ def main(default_slug: str | None = None) -> None:
     """Run the app. default_slug picks the page shown first (tests use it; people use the sidebar)."""
     # No page_icon: Streamlit fetches a material-symbol favicon from the internet, and nothing may leave the machine.
     st.set_page_config(page_title="DxTrace annotation", layout="wide")
+    _ui.readable_style()
     try:
         engine = _ui.engine()
     except (SchemaTooNew, DatabaseError) as exc:  # a newer DxTrace's database, or a file that is not one

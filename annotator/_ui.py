@@ -7,6 +7,7 @@ Markdown string or widget label through md() (every markup character escaped). S
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,6 +84,9 @@ def keyboard_shortcuts(bindings: dict[str, str]) -> None:
     A plain key (no ctrl/alt/meta) is ignored while the person types in a field, so
     typing a rationale never toggles a label; a key with ctrl or meta works everywhere.
     "/" and other keys bound to a text input focus it instead of clicking.
+    "@step" in a widget key stands for the number of the trace step the person is on: the focused
+    step, else the one across a line a third down the window ({"m": "mark_@step"}).
+    A key bound to a container with an expander opens or closes it.
     """
     script = (
         """<script>
@@ -94,6 +98,30 @@ if (!win.__dxShortcuts) {
   const typing = (el) => el && (el.tagName === 'TEXTAREA' || el.isContentEditable ||
       (el.tagName === 'INPUT' && !['checkbox', 'radio', 'button'].includes(el.type)) ||
       el.getAttribute('role') === 'combobox' || el.getAttribute('role') === 'listbox');
+  const stepNumber = (el) => {
+    const m = el && /(?:^|\\s)st-key-step_(\\d+)(?:\\s|$)/.exec(el.className);
+    return m ? m[1] : null;
+  };
+  // The focused step, else the step across the reading line (a third down the window), else the
+  // first step whose top is in the window.
+  const stepInView = () => {
+    const focused = doc.activeElement && doc.activeElement.closest('[class*="st-key-step_"]');
+    if (focused && stepNumber(focused)) return stepNumber(focused);
+    const steps = [...doc.querySelectorAll('[class*="st-key-step_"]')].filter((el) => stepNumber(el));
+    const line = win.innerHeight / 3;
+    const across = steps.find((el) => { const r = el.getBoundingClientRect(); return r.top <= line && r.bottom >= line; });
+    if (across) return stepNumber(across);
+    const top = steps.find((el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.top < win.innerHeight; });
+    return top ? stepNumber(top) : null;
+  };
+  // The bindings of the page on screen: Streamlit runs an html element's script once, when it is first
+  // drawn, and only updates its markup when another page or item reuses it, so they are read from the
+  // markup at each key press.
+  const bindings = () => {
+    const holders = doc.querySelectorAll('[data-dx-bindings]');
+    if (!holders.length) return win.__dxBindings || {};
+    try { return JSON.parse(holders[holders.length - 1].getAttribute('data-dx-bindings')); } catch (err) { return {}; }
+  };
   doc.addEventListener('keydown', (e) => {
     if (e.repeat) return;
     const parts = [];
@@ -102,11 +130,17 @@ if (!win.__dxShortcuts) {
     if (e.shiftKey && e.key.length > 1) parts.push('shift');
     parts.push(e.key.toLowerCase());
     const combo = parts.join('+');
-    const target = (win.__dxBindings || {})[combo];
+    let target = bindings()[combo];
     if (!target) return;
     const plain = !(e.ctrlKey || e.metaKey || e.altKey);
     if (plain && typing(doc.activeElement)) return;
     e.preventDefault();
+    if (target.includes('@step')) {
+      // The step the person is on, as they pressed the key: the focused one, else the one in view.
+      const n = stepInView();
+      if (n === null) return;
+      target = target.replace('@step', n);
+    }
     const box = doc.querySelector('.st-key-' + target.split('#')[0]);
     const input = box && box.querySelector('input[type="text"], textarea');
     if (input) { input.focus(); return; }
@@ -128,7 +162,7 @@ if (!win.__dxShortcuts) {
         const live = doc.querySelector('.st-key-' + name);
         const option = nth !== undefined && live && live.querySelectorAll('input[type="radio"]')[Number(nth)];
         // A checkbox takes a click on its input (its label ignores synthetic clicks; its help icon is a button).
-        const el = option || (live && (live.querySelector('input[type="checkbox"], input[type="radio"]') || live.querySelector('button')));
+        const el = option || (live && (live.querySelector('input[type="checkbox"], input[type="radio"]') || live.querySelector('button, summary')));
         if (el && !el.disabled) el.click();
       } else {
         setTimeout(tryClick, 40);
@@ -139,8 +173,23 @@ if (!win.__dxShortcuts) {
 }
 </script>"""
     ).replace("BINDINGS", json.dumps(bindings))
+    script = f'<div hidden data-dx-bindings="{html.escape(json.dumps(bindings), quote=True)}"></div>' + script
     # Our own fixed script (the bindings are widget keys from this code, never model output).
     st.html(script, unsafe_allow_javascript=True)
+
+
+# Streamlit ends a button's label with an ellipsis when its column is narrow (a laptop's 1280x720); the
+# label wraps onto a second line instead, so no action is half-named (tests/annotator/test_browser_fit.py).
+READABLE_CSS = (
+    "<style>[data-testid^='stBaseButton'] [data-testid='stMarkdownContainer']"
+    "{white-space:normal;overflow:visible;text-overflow:clip}"
+    "[data-testid^='stBaseButton'] [data-testid='stMarkdownContainer'] p{white-space:normal}</style>"
+)
+
+
+def readable_style() -> None:
+    """Once per page: labels wrap rather than being cut off (a fixed style of ours, no script)."""
+    st.html(READABLE_CSS)
 
 
 def shortcut_legend(items: list[tuple[str, str]]) -> str:

@@ -115,7 +115,7 @@ def show_step(item: Item, n: int, codebook: Codebook) -> None:
                 st.markdown(f"**Step {n}**")
         marked = code is not None and n in (state.get(evidence_key(code)) or [])
         head[1].button(
-            ("✓ " if marked else "＋ ") + (_ui.md_line(codebook.name_of(code)) if code else "evidence"),
+            ("✓ " if marked else "+ ") + (_ui.md_line(codebook.name_of(code)) if code else "evidence"),
             key=f"mark_{n}",
             on_click=_toggle_evidence,
             args=(code, n),

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
 
 from annotator import _ui
 from annotator.registry import ViewContext
@@ -21,9 +22,14 @@ SAVE_CLASH = (
 
 
 def record_item(
-    ctx: ViewContext, response_id: int, kind: str, annotation: Callable[[], dict[str, Any]]
+    ctx: ViewContext,
+    response_id: int,
+    kind: str,
+    annotation: Callable[[], dict[str, Any]],
+    then: Callable[[Session], None] | None = None,
 ) -> tuple[bool, int | None]:
-    """kind "skip" skips the item; otherwise save_annotation(**annotation()). Returns (done, next item id).
+    """kind "skip" skips the item; otherwise save_annotation(**annotation()), then `then(session)` in the
+    same transaction (e.g. the clinician grade that goes with the labels). Returns (done, next item id).
 
     A problem is kept in st.session_state[ERROR_KEY] for the panel to show, and nothing is written.
     """
@@ -35,6 +41,8 @@ def record_item(
                 save_annotation(
                     s, study_id=ctx.study_id, response_id=response_id, annotator_id=ctx.annotator_id, **annotation()
                 )
+                if then is not None:
+                    then(s)
             after = next_response_id(s, ctx.study_id, ctx.annotator_id, after=response_id)
     except DxTraceError as exc:
         st.session_state[ERROR_KEY] = exc

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import streamlit as st
+from sqlmodel import select
 
 from annotator import _ui
 from annotator.registry import ViewContext
-from db.models import Study
+from db.models import Embedding, Study
 from pipeline.errors import DxTraceError
 
 
@@ -47,10 +48,15 @@ def similar_panel(session, ctx: ViewContext, response_id: int, *, n: int = 5) ->
     if study is None:
         raise DxTraceError(f"no study with id {ctx.study_id}")
     show_labels = bool(study.show_suggestions)
-    similar = similar_responses(session, study.id, response_id, n=n)
+    # Neighbours need this trace's vector: without one, do not read the study's every text and vector
+    # (10,000 traces of 25,000 characters took most of a page run; docs/benchmarks.md).
+    embedded = session.exec(
+        select(Embedding.id).where(Embedding.response_id == response_id, Embedding.field == "trace").limit(1)
+    ).first()
+    similar = similar_responses(session, study.id, response_id, n=n) if embedded is not None else []
     if not show_labels:  # suggestions off: nothing about other responses' grades or labels
         similar = [replace(s, error_modes=None, correct=None) for s in similar]
-    suggestion = suggest_labels(session, study.id, response_id) if show_labels else None
+    suggestion = suggest_labels(session, study.id, response_id) if show_labels and embedded is not None else None
     _, codebook = study_codebook(session, study)
     names = {m.code: m.name for m in codebook.error_modes}
     return SimilarPanel(similar, suggestion, show_labels, ctx.is_lead or not study.blind_models, names)

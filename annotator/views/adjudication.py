@@ -18,7 +18,7 @@ from pipeline.agreement import (
     get_disagreement,
     settle_final_labels,
 )
-from pipeline.annotation import split_steps, study_codebook
+from pipeline.annotation import listed_diagnoses, settled_no_error, split_steps, study_codebook
 from pipeline.errors import DxTraceError
 
 
@@ -94,6 +94,7 @@ def render(ctx: ViewContext) -> None:
     cols[1].metric("Majority", counts.get("majority", 0))
     cols[2].metric("Adjudicated", counts.get("adjudicated", 0))
     cols[3].metric("Waiting", len(waiting))
+    _no_error_grades(ctx)
     if not queue:
         st.info("Nothing waiting for adjudication. Press 'Settle agreements' after annotators have labelled items.")
         return
@@ -180,3 +181,63 @@ def render(ctx: ViewContext) -> None:
 
 def _by_id(queue: list[Disagreement], response_id: int) -> Disagreement:
     return next(d for d in queue if d.response_id == response_id)
+
+
+def _no_error_grades(ctx: ViewContext) -> None:
+    """Settled 'no reasoning error' next to the grade that counts: whether the grade followed, and why."""
+    with _ui.session(ctx.engine) as s:
+        rows = settled_no_error(s, ctx.study_id)
+    if not rows:
+        return
+    standing = sum(not r.follows for r in rows)
+    with st.expander(f"Settled 'no reasoning error' and the grade ({len(rows)}; the grade stands for {standing})"):
+        st.caption(
+            "An annotator who labels 'no reasoning error' says whether the answer is correct (their grade is "
+            "recorded, audited, and the grade follows) or the reasoning is sound on an ambiguous case (the "
+            "grade stands). You can still record the answer as correct here (your grade, audited)."
+        )
+        st.table(
+            pd.DataFrame(
+                [
+                    {"response": r.response_id, "case": r.case_key, "final label": r.final_method,
+                     "grade": r.grade, "why": r.why}
+                    for r in rows
+                ]
+            )
+        )  # fmt: skip
+        stands = [r.response_id for r in rows if not r.follows]
+        if stands:
+            _record_correct(ctx, stands)
+
+
+def _record_correct(ctx: ViewContext, response_ids: list[int]) -> None:
+    from pipeline.accuracy import record_clinician_grade
+
+    cols = st.columns([2, 3, 2], vertical_alignment="bottom")
+    rid = cols[0].selectbox("Response", response_ids, key="adj_ne_response")
+    with _ui.session(ctx.engine) as s:
+        listed = listed_diagnoses(s, rid)
+    if not listed:
+        cols[1].caption("No diagnoses were parsed from this answer.")
+        return
+    rank = cols[1].selectbox(
+        "Listed diagnosis that is the gold",
+        list(range(1, len(listed) + 1)),
+        format_func=lambda r: f"{r}. {_ui.md_line(listed[r - 1])}",
+        key=f"adj_ne_rank_{rid}",
+    )
+    if cols[2].button("Record as correct", key="adj_ne_record", width="stretch"):
+        try:
+            with _ui.session(ctx.engine) as s:
+                record_clinician_grade(
+                    s,
+                    response_id=rid,
+                    annotator_id=ctx.annotator_id,
+                    rank=rank,
+                    note="settled no reasoning error: the answer is correct",
+                )
+        except DxTraceError as exc:
+            _ui.show_error(exc)
+            return
+        st.session_state["adj_notice"] = f"Response {rid}: recorded as correct (listed #{rank})"
+        st.rerun()

@@ -9,6 +9,7 @@ from annotator.panels.answer_only import show_answer_only_panel
 from annotator.panels.evidence import evidence_field, highlight_style, mark_mode_picker, show_step
 from annotator.panels.instruction import show_task_instruction
 from annotator.panels.layout import sticky_labels
+from annotator.panels.no_error import check_reason, regrade_on_save, show_no_error_reason
 from annotator.panels.save import record_item
 from annotator.panels.similar import load_similar_panel, show_similar_panel
 from annotator.panels.why_wrong import show_why_wrong_panel
@@ -50,6 +51,8 @@ TRACE_PAGE = "trace_page"
 TRACE_QUERY = "trace_query"
 SHORTCUTS = [
     ("1–5", "tick an error mode"),
+    ("M", "mark the step in view as evidence"),
+    ("E", "mark the step in view as the first error"),
     ("7 8 9 0", "severity minor · moderate · major · critical"),
     ("Alt+1–5", "confidence"),
     ("Ctrl+Enter", "save & next"),
@@ -237,7 +240,9 @@ def _labels_panel(
         if state.get(mode_key(mode.code)):
             if mode.needs_description:
                 st.text_input("Describe the error", key=OTHER_KEY, max_chars=500)
-            if not mode.exclusive:
+            if mode.exclusive:
+                show_no_error_reason(ctx, item.response_id)
+            else:
                 evidence_field(mode.code, mode.name, item.n_steps)
     mark_mode_picker(codebook)
     no_error = any(state.get(mode_key(m.code)) for m in codebook.error_modes if m.exclusive)
@@ -249,7 +254,7 @@ def _labels_panel(
         value=None,
         step=1,
         key=FIRST_STEP_KEY,
-        placeholder="type a step number, or click 'first error' on a step",
+        placeholder="a step number (or E on a step)",
         disabled=no_error,
     )
     st.radio("Severity", options=list(SEVERITIES), key=SEVERITY_KEY, horizontal=True, index=None, disabled=no_error)
@@ -265,6 +270,14 @@ def _labels_panel(
     st.text_area("Rationale", key=RATIONALE_KEY, height=120, placeholder="why, in a sentence or two")
 
     def act(kind: str) -> None:
+        then = None
+        if kind == "save" and no_error:  # which of the two things 'no reasoning error' says decides the grade
+            try:
+                check_reason(ctx, item.response_id)
+            except DxTraceError as exc:
+                state["lbl_error"] = exc
+                return
+            then = regrade_on_save(ctx, item.response_id)
         done, after = record_item(
             ctx,
             item.response_id,
@@ -276,11 +289,13 @@ def _labels_panel(
                 "signals_shown": signals is not None,
                 "clock": _clock(item.response_id),
             },
+            then,
         )
         if not done:
             return
         state.pop(CLOCK, None)
-        state["lbl_notice"] = {"save": "Saved.", "flag": "Saved and flagged for discussion.", "skip": "Skipped."}[kind]
+        notices = {"save": "Saved.", "flag": "Saved and flagged for discussion.", "skip": "Skipped."}
+        state["lbl_notice"] = "Saved; your grade records the answer as correct." if then else notices[kind]
         _go_to(ctx, after)
 
     cols = st.columns(3)
@@ -301,8 +316,8 @@ def _history(ctx: ViewContext, item: Item, codebook: Codebook) -> None:
         for e in reversed(events):
             st.markdown(f"**{e.action}** · {e.at:%Y-%m-%d %H:%M} UTC")
             rows = [{"field": f, "before": b, "after": a} for f, b, a in event_changes(e, codebook)]
-            if rows:
-                st.dataframe(rows, hide_index=True, width="stretch")
+            if rows:  # an HTML table: its cells wrap, a narrow column never cuts a value off
+                st.table(rows, hide_index=True)
 
 
 def _others(item: Item, codebook: Codebook) -> None:
@@ -382,6 +397,7 @@ def render(ctx: ViewContext) -> None:
     bindings = {str(i): mode_key(m.code) for i, m in enumerate(codebook.error_modes, 1) if i <= 9}
     bindings.update({"ctrl+enter": "save", "s": "skip", "f": "flag", "/": TRACE_QUERY})
     bindings.update({"n": "trace_next", "p": "trace_prev", "b": "prev_item"})
+    bindings.update({"m": "mark_@step", "e": "first_@step"})  # the step focused, or in view
     bindings.update({k: f"{SEVERITY_KEY}#{i}" for i, k in enumerate("7890"[: len(SEVERITIES)])})
     lo, hi = CONFIDENCE_RANGE
     bindings.update({f"alt+{v}": f"{CONFIDENCE_KEY}#{v - lo}" for v in range(lo, hi + 1) if v <= 9})

@@ -12,6 +12,15 @@ from pipeline.errors import DxTraceError
 
 NONE = 0  # the radio value for "none of them"
 SKIPPED = "grade_skipped"  # response ids this person put aside in this session
+NOTE_KEY = "grade_note"
+SHORTCUTS = [
+    ("1–9", "the listed diagnosis that is the gold"),
+    ("0", "none of them"),
+    ("N", "write a note"),
+    ("Ctrl+Enter", "record grade"),
+    ("S", "skip for now"),
+    ("G", "what the grader found"),
+]
 
 
 def grade_choices(diagnoses: list[str]) -> list[int]:
@@ -21,6 +30,16 @@ def grade_choices(diagnoses: list[str]) -> list[int]:
 
 def choice_label(diagnoses: list[str], choice: int) -> str:
     return "None of them matches the gold diagnosis" if choice == NONE else f"{choice}. {diagnoses[choice - 1]}"
+
+
+def grade_bindings(response_id: int, n_listed: int) -> dict[str, str]:
+    """Keys of the grading page for the item on screen (the same handler as the annotation view's)."""
+    radio = f"grade_choice_{response_id}"
+    keys = {str(r): f"{radio}#{r - 1}" for r in range(1, min(n_listed, 9) + 1)}
+    keys["0"] = f"{radio}#{n_listed}"  # "none of them" is the last option
+    keys.update({"n": f"{NOTE_KEY}_{response_id}", "ctrl+enter": "grade_save", "s": "grade_skip"})
+    keys["g"] = "grade_found"
+    return keys
 
 
 @view("Grading", slug="grade", order=20, icon=":material/fact_check:")
@@ -55,7 +74,7 @@ def render(ctx: ViewContext) -> None:
     if not study.blind_models:
         facts.append(f"model {item.model}")
     left, right = st.columns([3, 2], gap="large")
-    with left:
+    with left, st.container(key="grade_case"):
         st.subheader("Case")
         st.caption(" · ".join(_ui.md_line(f) for f in facts))
         _ui.show_text(item.vignette)
@@ -79,17 +98,19 @@ def render(ctx: ViewContext) -> None:
             key=f"grade_choice_{item.response_id}",
         )
         if item.candidates:
-            with st.expander("What the grader found"):
+            with st.container(key="grade_found"), st.expander("What the grader found (G)"):
                 for cand in item.candidates:
                     score = cand.get("score")
                     score_text = f" · score {score:.2f}" if isinstance(score, int | float) else ""
                     st.caption(f"rank {cand.get('rank')} · {cand.get('method')}{score_text}")
-        note = st.text_input("Note (optional)", key=f"grade_note_{item.response_id}")
+        note = st.text_input("Note (optional)", key=f"{NOTE_KEY}_{item.response_id}", placeholder="press N to write")
         cols = st.columns(2)
         record = cols[0].button("Record grade", type="primary", key="grade_save", disabled=choice is None)
         if cols[1].button("Skip for now", key="grade_skip"):
             skipped.add(item.response_id)
             st.rerun()
+        st.caption("Keys: " + _ui.shortcut_legend(SHORTCUTS))
+    _ui.keyboard_shortcuts(grade_bindings(item.response_id, len(item.diagnoses)))
     if record and choice is not None:
         try:
             with _ui.session(ctx.engine) as s:

@@ -140,7 +140,15 @@ from pipeline.annotation._reassign import (
     preview_newcomer,
     preview_reassign,
 )
-from pipeline.annotation._regrade import Regraded, WhyWrong, listed_diagnoses, mark_answer_correct, why_wrong
+from pipeline.annotation._regrade import (
+    NoErrorGrade,
+    Regraded,
+    WhyWrong,
+    listed_diagnoses,
+    mark_answer_correct,
+    settled_no_error,
+    why_wrong,
+)
 from pipeline.annotation._sessions import SESSION_HOURS, issue_token, person_for_token, revoke_all, revoke_token
 from pipeline.annotation._steps import MAX_STEP_CHARS, n_pages, page_bounds, search_steps, split_steps
 from pipeline.annotation._studies import (
@@ -212,6 +220,8 @@ __all__ = [
     "WhyWrong",
     "listed_diagnoses",
     "mark_answer_correct",
+    "settled_no_error",
+    "NoErrorGrade",
     "why_wrong",
     "NO_TRACE",
     "Selection",

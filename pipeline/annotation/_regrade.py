@@ -154,3 +154,58 @@ def listed_diagnoses(session: Session, response_id: int) -> list[str]:
     if resp is None:
         raise DxTraceError(f"no response with id {response_id}")
     return [str(d) for d in (resp.diagnoses or [])][: g.k if g else 5]
+
+
+NO_ERROR_CODE = "no_error"
+
+
+@dataclass(frozen=True)
+class NoErrorGrade:
+    """A response whose settled final label is 'no reasoning error', and what its grade does about it."""
+
+    response_id: int
+    case_key: str
+    final_method: str
+    grade: str  # the grade that counts, in words
+    follows: bool  # the grade now says the answer is correct
+    why: str
+
+
+def settled_no_error(session: Session, study_id: int) -> list[NoErrorGrade]:
+    """Every settled "no reasoning error" with the grade that counts and why it follows or stands.
+
+    The codebook's "no reasoning error" covers two cases: the answer is right and its grade wrong, or
+    the reasoning is sound on an ambiguous case. Only a clinician grade (audited, with the listed
+    diagnosis that is the gold) turns a grade; the app asks the annotator which case it is and records
+    that grade with the label. A grade that still says wrong therefore stands, and this says why.
+    """
+    from db.models import Case, FinalLabel
+
+    rows = session.exec(
+        select(FinalLabel, Case.case_key)
+        .join(Response, Response.id == FinalLabel.response_id)
+        .join(Case, Case.id == Response.case_id)
+        .where(FinalLabel.study_id == study_id)
+        .order_by(FinalLabel.response_id)
+    ).all()
+    out = []
+    for final, case_key in rows:
+        if list(final.error_modes or []) != [NO_ERROR_CODE]:
+            continue
+        g = _effective_grade(session, final.response_id)
+        if g is None:
+            grade, follows, why = "ungraded", False, "the response has no grade"
+        elif g.status == "clinician" and g.correct:
+            grade, follows = f"correct: clinician {g.grader}, listed #{g.rank}", True
+            why = "the grade follows: a clinician recorded the answer as correct"
+        elif g.correct:
+            grade, follows, why = f"correct ({g.method})", True, "the answer was graded correct"
+        else:
+            grade = f"{'wrong' if g.correct is False else g.status} ({g.method}, {g.grader})"
+            follows = False
+            why = (
+                "the grade stands: no annotator recorded the answer as correct, so 'no reasoning error' "
+                "says the reasoning is sound on an ambiguous case, not that the answer names the gold"
+            )
+        out.append(NoErrorGrade(final.response_id, case_key, final.method, grade, follows, why))
+    return out

@@ -12,7 +12,7 @@ from annotator.serve import serve_app
 from db.engine import make_engine, session_scope
 from db.migrate import upgrade
 from db.models import Grade
-from pipeline.annotation import AnnotationInput, annotator_queue, save_annotation
+from pipeline.annotation import AnnotationInput, annotator_queue, save_annotation, set_can_grade
 from tests._browser import ARGS, CHROMIUM, new_app_page, wait_idle
 from tests.annotator.conftest import assigned_world
 from tests.annotator.test_browser import SHOTS
@@ -36,6 +36,7 @@ def _data(url: str) -> None:
             s.add(
                 Grade(response_id=r.id, correct=None, method="fuzzy", status="pending", grader="auto", details=details)
             )
+        set_can_grade(s, "ann1", True)  # the grading page with its uncertain grades, not "not enabled"
         for who, n in (("ann2", 9), ("ann1", 0)):
             for q in annotator_queue(s, w.study_id, w.people[who])[:n]:
                 labels = AnnotationInput(["reasoning_drift"], evidence={"reasoning_drift": [2]}, confidence=4)
@@ -46,7 +47,7 @@ def _data(url: str) -> None:
 
 
 def main() -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     root = Path(tempfile.mkdtemp(prefix="dxtrace-shots-"))
     url = f"sqlite:///{root / 'study.db'}"
@@ -60,6 +61,9 @@ def main() -> None:
             wait_idle(page)
 
         def sign_in(user: str) -> None:
+            if page.locator(".st-key-sign_out button").count():  # a reload keeps the session: sign out first
+                page.locator(".st-key-sign_out button").click()
+                page.get_by_label("Username").wait_for(timeout=60_000)
             page.goto(base)
             page.get_by_label("Username").wait_for(timeout=60_000)
             settle()
@@ -80,6 +84,13 @@ def main() -> None:
         page.locator(".st-key-lbl_evtext_priority_inversion").wait_for()
         page.get_by_label("Rationale").fill("Dismisses the hypercalcaemia; ranks the adenoma below benign causes.")
         settle()
+        page.locator(".st-key-step_2 .st-key-first_2 button").first.focus()  # the step the keys act on
+        page.keyboard.press("m")  # marks step 2 for the chosen mode
+        page.locator(".st-key-evmark_2").wait_for(timeout=30_000)
+        settle()
+        page.keyboard.press("e")  # and as the first error
+        expect(page.locator(".st-key-lbl_first_step input")).to_have_value("2", timeout=30_000)
+        settle()
         search = page.get_by_label("Search in the trace")
         search.fill("cortisol")
         search.press("Enter")
@@ -89,11 +100,33 @@ def main() -> None:
         page.get_by_text("Item 1 of 74").click()
         settle()
         page.screenshot(path=SHOTS / "annotate.png")
+        page.set_viewport_size({"width": 1280, "height": 720})  # a laptop: the labels beside the marked step
+        search.fill("")
+        search.press("Enter")
+        page.locator(".st-key-step_2").wait_for(timeout=30_000)
+        settle()
+        page.locator(".st-key-step_2").evaluate(
+            """(el) => { const main = document.querySelector('[data-testid="stMain"]');
+                         main.scrollTop += el.getBoundingClientRect().top - 120; }"""
+        )
+        settle()
+        page.screenshot(path=SHOTS / "annotate-1280.png")
         page.set_viewport_size({"width": 1500, "height": 1100})
         page.get_by_role("link", name="Grading").click()
         page.get_by_text("Grading of uncertain matches").wait_for()
         settle()
+        page.get_by_role("heading", name="Grading of uncertain matches").click()
+        page.keyboard.press("2")
+        expect(page.locator("[class*='st-key-grade_choice_'] input[type='radio']").nth(1)).to_be_checked(timeout=30_000)
+        settle()
+        page.keyboard.press("g")
+        page.get_by_text("rank 2 · fuzzy").first.wait_for(timeout=30_000)
+        settle()
         page.screenshot(path=SHOTS / "grading.png")
+        page.set_viewport_size({"width": 1280, "height": 720})
+        settle()
+        page.screenshot(path=SHOTS / "grading-1280.png")
+        page.set_viewport_size({"width": 1500, "height": 1100})
         page.get_by_role("link", name="Codebook").click()
         page.get_by_text("Codebook · version 1").wait_for()
         settle()

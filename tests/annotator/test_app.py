@@ -100,6 +100,7 @@ def test_return_to_an_item_change_it_and_the_audit_trail_keeps_both(sqlite_engin
     assert at.checkbox(key="lbl_mode_reasoning_drift").value is True  # the saved labels come back
     at.checkbox(key="lbl_mode_reasoning_drift").uncheck().run()
     at.checkbox(key="lbl_mode_no_error").check().run()
+    at.radio(key="lbl_no_error_why").set_value("grade_stands").run()
     at.text_area(key="lbl_rationale").input("Synonym of the gold diagnosis.")
     at.button(key="save").click().run()
     assert not at.error

@@ -164,3 +164,15 @@ def test_task_instruction_until_dismissed(sqlite_engine, make_app):
     at.button(key="save").click().run()
     assert "#### Item 2 of 74 · to do" in [m.value for m in at.markdown]
     assert not [m for m in at.markdown if str(m.value).startswith("**Your task**")]  # stays dismissed
+
+
+def test_every_key_of_the_annotate_page_is_shown(sqlite_engine, make_app):
+    from annotator.views.annotate import SHORTCUTS
+    from tests.annotator.conftest import assigned_world
+
+    assigned_world(sqlite_engine)
+    at = sign_in(make_app(sqlite_engine), "ann1")
+    legend = next(c.value for c in at.caption if c.value.startswith("Keys: "))
+    for key, what in SHORTCUTS:
+        assert f"{key} {what}" in legend
+    assert "M mark the step in view as evidence" in legend and "E mark the step in view as the first error" in legend

@@ -77,3 +77,27 @@ def test_clinician_grades_uncertain_matches(engine, make_app):
         assert pending_grades(s, study_id) == []
         assert incorrect_response_ids(s, study_id) == [ids[1]]
     assert "No uncertain grades are waiting." in [x.value for x in at.success]
+
+
+def test_grading_keys_cover_every_field_and_are_shown(sqlite_engine, make_app):
+    from annotator.views.grade import SHORTCUTS, grade_bindings
+
+    keys = grade_bindings(7, 3)
+    assert keys["1"] == "grade_choice_7#0" and keys["3"] == "grade_choice_7#2"
+    assert keys["0"] == "grade_choice_7#3" and "4" not in keys  # 0 is "none of them", the last option
+    assert {keys["n"], keys["ctrl+enter"], keys["s"], keys["g"]} == {
+        "grade_note_7",
+        "grade_save",
+        "grade_skip",
+        "grade_found",
+    }
+    assert len(grade_bindings(7, 12)) == 9 + 5  # keys 1-9 only; 10-12 by mouse or Tab
+    _pending_world(sqlite_engine)
+    at = sign_in(make_app(sqlite_engine, "grade"), "ann1")
+    legend = next(c.value for c in at.caption if c.value.startswith("Keys: "))
+    for key, what in SHORTCUTS:
+        assert f"{key} {what}" in legend
+    # every binding's target is a widget on the page
+    rid = int(at.radio[0].key.rsplit("_", 1)[1])
+    assert at.text_input(key=f"grade_note_{rid}") is not None
+    assert {b.key for b in at.button} >= {"grade_save", "grade_skip"}
