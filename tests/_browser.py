@@ -44,6 +44,26 @@ def require_chromium() -> None:
         pytest.fail("chromium is not installed: run ./run test (it installs the Debian package)")
 
 
+def study_db(tmp_path_factory, name: str):
+    """(folder, URL, engine) of a new, migrated SQLite study database for one browser-test module."""
+    from db.engine import make_engine
+    from db.migrate import upgrade
+
+    require_chromium()
+    root = tmp_path_factory.mktemp(name)
+    url = f"sqlite:///{root / 'study.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    return root, url, engine
+
+
+def fill_sign_in(page, username: str, password: str) -> None:
+    """Type the credentials into the sign-in form and submit it with Enter (as a person would)."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.keyboard.press("Enter")
+
+
 def new_app_page(browser, **kwargs):
     """A page of the annotation app whose idleness `wait_idle` can tell."""
     page = browser.new_page(**kwargs)

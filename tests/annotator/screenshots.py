@@ -13,7 +13,7 @@ from db.engine import make_engine, session_scope
 from db.migrate import upgrade
 from db.models import Grade
 from pipeline.annotation import AnnotationInput, annotator_queue, save_annotation, set_can_grade
-from tests._browser import ARGS, CHROMIUM, new_app_page, wait_idle
+from tests._browser import ARGS, CHROMIUM, fill_sign_in, new_app_page, wait_idle
 from tests.annotator.conftest import assigned_world
 from tests.annotator.test_browser import SHOTS
 from tests.conftest import REPO
@@ -69,9 +69,7 @@ def main() -> None:
             settle()
             if user == "ann1":
                 page.screenshot(path=SHOTS / "sign-in.png")
-            page.get_by_label("Username").fill(user)
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.keyboard.press("Enter")
+            fill_sign_in(page, user, PASSWORD)
             page.get_by_text("Sign out").wait_for(timeout=60_000)
             settle()
 

@@ -9,11 +9,10 @@ from playwright.sync_api import expect
 from sqlmodel import select
 
 from annotator.serve import serve_app
-from db.engine import make_engine, session_scope
-from db.migrate import upgrade
+from db.engine import session_scope
 from db.models import Annotation, Annotator, Response
 from pipeline.errors import DxTraceError
-from tests._browser import new_app_page, pick_option, require_chromium, wait_idle
+from tests._browser import fill_sign_in, new_app_page, pick_option, study_db, wait_idle
 from tests.annotator.conftest import assigned_world, first_item
 from tests.conftest import REPO
 from tests.pipeline.annotation.conftest import PASSWORD
@@ -31,11 +30,7 @@ SHOTS = REPO / "docs" / "screenshots"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A study database with a hostile first item, and `streamlit run annotator/app.py` serving it."""
-    require_chromium()
-    root = tmp_path_factory.mktemp("browser")
-    url = f"sqlite:///{root / 'study.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
+    root, url, engine = study_db(tmp_path_factory, "browser")
     world = assigned_world(engine)
     rid = first_item(engine, world)
     with session_scope(engine) as s:
@@ -54,9 +49,7 @@ def served(tmp_path_factory):
 
 def _sign_in(page, base: str, username: str) -> None:
     page.goto(base)
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
+    fill_sign_in(page, username, PASSWORD)
     page.get_by_text("Reasoning trace ·").wait_for(timeout=60_000)
     wait_idle(page)
 

@@ -8,11 +8,10 @@ from playwright.sync_api import expect
 from sqlmodel import select
 
 from annotator.serve import serve_app
-from db.engine import make_engine, session_scope
-from db.migrate import upgrade
+from db.engine import session_scope
 from db.models import Annotation, Annotator, Assignment, Response
 from pipeline.annotation import split_steps
-from tests._browser import new_app_page, require_chromium, wait_idle
+from tests._browser import fill_sign_in, new_app_page, study_db, wait_idle
 from tests.annotator.conftest import assigned_world
 from tests.pipeline.annotation.conftest import PASSWORD
 
@@ -34,11 +33,7 @@ def long_first(engine, study_id: int, annotator_id: int, min_steps: int = 20) ->
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    require_chromium()
-    root = tmp_path_factory.mktemp("evidence")
-    url = f"sqlite:///{root / 'study.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
+    root, url, engine = study_db(tmp_path_factory, "evidence")
     w = assigned_world(engine)
     for who in ("ann1", "ann2"):
         long_first(engine, w.study_id, w.people[who])
@@ -52,9 +47,7 @@ def test_type_8_enter_is_step_8_and_a_click_marks_the_step(served, browser, size
     page = new_app_page(browser, viewport={"width": size[0], "height": size[1]})
     page.goto(served["base"])
     user = "ann1" if size[0] == 1280 else "ann2"
-    page.get_by_label("Username").fill(user)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
+    fill_sign_in(page, user, PASSWORD)
     page.get_by_text("Reasoning trace ·").wait_for(timeout=60_000)
     wait_idle(page)
     page.wait_for_function("window.__dxShortcuts === true")
@@ -91,9 +84,7 @@ def test_type_8_enter_is_step_8_and_a_click_marks_the_step(served, browser, size
 def test_severity_confidence_and_previous_item_by_keyboard(served, browser, size):
     page = new_app_page(browser, viewport={"width": size[0], "height": size[1]})
     page.goto(served["base"])
-    page.get_by_label("Username").fill("ann1" if size[0] == 1280 else "ann2")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
+    fill_sign_in(page, "ann1" if size[0] == 1280 else "ann2", PASSWORD)
     page.get_by_text("Item 2 of 74 · to do").wait_for(timeout=60_000)  # item 1 was labelled above
     page.wait_for_function("window.__dxShortcuts === true")
     wait_idle(page)
@@ -117,9 +108,7 @@ def test_severity_confidence_and_previous_item_by_keyboard(served, browser, size
 def test_labels_stay_in_view_while_the_trace_scrolls(served, browser, size):
     page = new_app_page(browser, viewport={"width": size[0], "height": size[1]})
     page.goto(served["base"])
-    page.get_by_label("Username").fill("ann1" if size[0] == 1280 else "ann2")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
+    fill_sign_in(page, "ann1" if size[0] == 1280 else "ann2", PASSWORD)
     page.get_by_text("Reasoning trace ·").wait_for(timeout=60_000)
     wait_idle(page)
     steps = page.locator('[class*="st-key-step_"]')
@@ -151,9 +140,7 @@ def test_reload_keeps_the_session_until_sign_out_or_deactivation(served, browser
 
     page = new_app_page(browser, viewport={"width": size[0], "height": size[1]})
     page.goto(served["base"])
-    page.get_by_label("Username").fill("lead")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
+    fill_sign_in(page, "lead", PASSWORD)
     page.get_by_role("heading", name="Study overview").wait_for(timeout=60_000)  # a lead lands on the overview
     wait_idle(page)
     page.reload()
@@ -164,9 +151,7 @@ def test_reload_keeps_the_session_until_sign_out_or_deactivation(served, browser
     page.reload()
     assert not _signed_in(page)  # signed out: the token is revoked
     # deactivation revokes the sessions of an account
-    page.get_by_label("Username").fill("ann1" if size[0] == 1280 else "ann2")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
+    fill_sign_in(page, "ann1" if size[0] == 1280 else "ann2", PASSWORD)
     page.get_by_text("Reasoning trace ·").wait_for(timeout=60_000)
     page.reload()
     assert _signed_in(page)

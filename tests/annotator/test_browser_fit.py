@@ -10,11 +10,10 @@ import pytest
 from playwright.sync_api import expect
 
 from annotator.serve import serve_app
-from db.engine import make_engine, session_scope
-from db.migrate import upgrade
+from db.engine import session_scope
 from pipeline.agreement import settle_final_labels
 from pipeline.annotation import AnnotationInput, annotator_queue, save_annotation, set_can_grade
-from tests._browser import new_app_page, require_chromium, wait_idle
+from tests._browser import fill_sign_in, new_app_page, study_db, wait_idle
 from tests.annotator.conftest import assigned_world
 from tests.annotator.test_browser_keys import _pending
 from tests.annotator.test_hostile_browser import ANNOTATOR_PAGES, PAGES
@@ -57,11 +56,7 @@ CUT_OFF = """() => {
 def served(tmp_path_factory):
     """A study in the middle of its work: labels and their history, a flag, a disagreement, settled labels,
     uncertain grades."""
-    require_chromium()
-    root = tmp_path_factory.mktemp("fit")
-    url = f"sqlite:///{root / 'study.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
+    root, url, engine = study_db(tmp_path_factory, "fit")
     w = assigned_world(engine)
     _pending(engine, [r for r in w.all_ids if r not in set(w.incorrect)][:3])
     with session_scope(engine) as s:
@@ -96,9 +91,7 @@ def served(tmp_path_factory):
 
 def _sign_in(page, base: str, who: str) -> None:
     page.goto(base)
-    page.get_by_label("Username").fill(who)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
+    fill_sign_in(page, who, PASSWORD)
     page.get_by_text("Sign out").wait_for(timeout=60_000)
     wait_idle(page)
 

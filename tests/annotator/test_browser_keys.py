@@ -8,11 +8,10 @@ from playwright.sync_api import expect
 from sqlmodel import select
 
 from annotator.serve import serve_app
-from db.engine import make_engine, session_scope
-from db.migrate import upgrade
+from db.engine import session_scope
 from db.models import Annotation, Annotator, Grade, Response
 from pipeline.annotation import set_can_grade
-from tests._browser import new_app_page, require_chromium, wait_idle
+from tests._browser import fill_sign_in, new_app_page, study_db, wait_idle
 from tests.annotator.conftest import assigned_world
 from tests.annotator.test_browser_evidence import long_first
 from tests.pipeline.annotation.conftest import PASSWORD
@@ -43,11 +42,7 @@ def _pending(engine, response_ids: list[int]) -> None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    require_chromium()
-    root = tmp_path_factory.mktemp("keys")
-    url = f"sqlite:///{root / 'study.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
+    root, url, engine = study_db(tmp_path_factory, "keys")
     w = assigned_world(engine)
     for who in ("ann1", "ann2"):
         long_first(engine, w.study_id, w.people[who])
@@ -64,9 +59,7 @@ def served(tmp_path_factory):
 def _open(browser, base: str, who: str, size, title: str = ""):
     page = new_app_page(browser, viewport={"width": size[0], "height": size[1]})
     page.goto(base)
-    page.get_by_label("Username").fill(who)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
+    fill_sign_in(page, who, PASSWORD)
     page.get_by_text("Reasoning trace ·").wait_for(timeout=60_000)
     if title:
         wait_idle(page)

@@ -9,11 +9,10 @@ import pytest
 from playwright.sync_api import expect
 
 from annotator.serve import serve_app
-from db.engine import make_engine, session_scope
-from db.migrate import upgrade
+from db.engine import session_scope
 from pipeline.annotation import AnnotationInput, annotator_queue, assign, save_annotation
 from pipeline.errors import DxTraceError
-from tests._browser import new_app_page, pick_option, require_chromium, wait_idle
+from tests._browser import fill_sign_in, new_app_page, pick_option, study_db, wait_idle
 from tests.pipeline.annotation.conftest import PASSWORD, build_world
 
 pytestmark = pytest.mark.browser
@@ -21,11 +20,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    require_chromium()
-    root = tmp_path_factory.mktemp("manage")
-    url = f"sqlite:///{root / 'study.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
+    root, url, engine = study_db(tmp_path_factory, "manage")
     w = build_world(engine)
     with session_scope(engine) as s:
         assign(s, w.study_id, response_ids=w.incorrect, annotator_ids=[w.people["ann1"], w.people["ann2"]], per_item=1)
@@ -55,9 +50,7 @@ def _row(page, name: str):
 def test_lead_moves_items_with_a_preview_and_sees_the_new_counts(served, browser):
     page = new_app_page(browser, viewport={"width": 1280, "height": 720})
     page.goto(served["base"])
-    page.get_by_label("Username").fill("lead")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
+    fill_sign_in(page, "lead", PASSWORD)
     page.get_by_text("Study overview ·").first.wait_for(timeout=60_000)
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Assignment", exact=True).click()
     page.get_by_text("Who has what").wait_for(timeout=60_000)

@@ -12,13 +12,12 @@ from playwright.sync_api import expect
 from sqlmodel import select
 
 from annotator.serve import serve_app
-from db.engine import make_engine, session_scope
-from db.migrate import upgrade
+from db.engine import session_scope
 from db.models import Annotator, Case, CodebookVersion, Model, Response, Study
 from pipeline.annotation import study_codebook
 from pipeline.errors import DxTraceError
 from pipeline.report import build_report, render_markdown
-from tests._browser import new_app_page, require_chromium, wait_idle
+from tests._browser import fill_sign_in, new_app_page, study_db, wait_idle
 from tests.annotator.conftest import assigned_world, first_item
 from tests.pipeline.annotation.conftest import PASSWORD
 
@@ -77,11 +76,7 @@ def _poison(engine, world, rid: int) -> None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    require_chromium()
-    root = tmp_path_factory.mktemp("hostile")
-    url = f"sqlite:///{root / 'study.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
+    root, url, engine = study_db(tmp_path_factory, "hostile")
     world = assigned_world(engine)
     _poison(engine, world, first_item(engine, world))
     with (root / "streamlit.log").open("w") as log:
@@ -119,9 +114,7 @@ def test_every_page_shows_hostile_text_inert_and_nothing_leaves(served, browser,
     page.on("request", lambda r: requests.append(r.url))
     page.on("websocket", lambda ws: requests.append(ws.url))
     page.goto(served["base"])
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
+    fill_sign_in(page, username, PASSWORD)
     sidebar = page.locator('[data-testid="stSidebar"]')
     expect(sidebar.get_by_text("[U+202E RLO]evil").first).to_be_visible(timeout=60_000)  # the display name, inert
     pages = PAGES if username == "lead" else {t: PAGES[t] for t in ANNOTATOR_PAGES}

@@ -17,7 +17,7 @@ from annotator.serve import serve_app
 from db.engine import make_engine
 from db.migrate import upgrade
 from pipeline._process import free_port
-from tests._browser import ARGS, CHROMIUM, require_chromium
+from tests._browser import ARGS, CHROMIUM, fill_sign_in, require_chromium
 from tests.annotator.conftest import assigned_world
 from tests.conftest import REPO
 from tests.pipeline.annotation.conftest import PASSWORD
@@ -109,9 +109,7 @@ def test_sign_in_and_label_through_nginx_with_tls(proxied):
         requests: list[str] = []
         page.on("request", lambda r: requests.append(r.url))
         page.goto(proxied["base"])
-        page.get_by_label("Username").fill("ann1")
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.keyboard.press("Enter")
+        fill_sign_in(page, "ann1", PASSWORD)
         expect(page.get_by_text("Reasoning trace ·").first).to_be_visible(timeout=60_000)  # the websocket works
         expect(page.get_by_text("Item 1 of").first).to_be_visible()
         browser.close()
