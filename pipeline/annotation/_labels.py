@@ -153,7 +153,11 @@ def assignment_of(session: Session, study_id: int, response_id: int, annotator_i
         )
     ).first()
     if found is None:
-        raise DxTraceError(f"response {response_id} is not assigned to this annotator in study {study_id}")
+        # Also what an annotator sees when the lead moved the item away while it was on screen.
+        raise DxTraceError(
+            f"response {response_id} is not assigned to this annotator in study {study_id} (any more: the study "
+            "lead may have moved it to someone else); nothing was saved for it. Go to the next item in your queue."
+        )
     return found
 
 

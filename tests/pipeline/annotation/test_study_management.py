@@ -91,6 +91,19 @@ def test_move_refuses_labelled_items_unless_kept_and_keeps_the_labels_with_their
         assert moved.status == "pending"  # the newcomer labels it afresh
 
 
+def test_saving_an_item_the_lead_moved_away_says_so_and_writes_nothing(sqlite_engine):
+    w = split_world(sqlite_engine)
+    on_screen = _queue(sqlite_engine, w, "ann1")[0]
+    move = Reassign(ItemPick(response_ids=(on_screen,)), to="ann3")
+    with session_scope(sqlite_engine) as s:
+        apply_reassign(s, w.study_id, move, expected=preview_reassign(s, w.study_id, move).fingerprint)
+    with pytest.raises(DxTraceError, match="lead may have moved it") as err:
+        _label(sqlite_engine, w, "ann1", on_screen)
+    assert "nothing was saved" in str(err.value)
+    with session_scope(sqlite_engine) as s:
+        assert s.exec(select(Annotation).where(Annotation.response_id == on_screen)).all() == []
+
+
 def test_unassign_by_case_and_model_and_a_moved_back_item_keeps_its_status(engine):
     w = split_world(engine)
     mine = _queue(engine, w, "ann2")
