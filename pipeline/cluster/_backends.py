@@ -59,6 +59,7 @@ class EmbeddingConfig:
 class Embedded:
     vectors: np.ndarray  # one pooled unit vector per text
     n_chunks: np.ndarray  # chunks each text was cut into
+    step_vectors: list[np.ndarray] | None = None  # per text (steps x dim), when the backend made them on the way
 
 
 class EmbeddingBackend(ABC):
@@ -87,8 +88,8 @@ class EmbeddingBackend(ABC):
         return self.model_name_of(self.config)
 
     @abstractmethod
-    def embed(self, texts: list[str]) -> Embedded:
-        """One pooled unit vector per text, in order."""
+    def embed(self, texts: list[str], steps: list[list[str]] | None = None) -> Embedded:
+        """One pooled unit vector per text, in order; a backend that can may add vectors of the texts' steps."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (HTTP connections)."""

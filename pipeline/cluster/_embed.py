@@ -14,6 +14,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from db.models import Embedding, Response, Run, Study
+from pipeline.annotation._steps import split_steps
 from pipeline.cluster._backends import (
     LOCAL,
     Embedded,
@@ -125,6 +126,11 @@ def chunk_texts(texts: list[str], model: Any, overlap: int) -> ChunkedTexts:
     return ChunkedTexts(chunks, np.asarray(owner, dtype=np.int64))
 
 
+def embedding_dim(model: Any) -> int:
+    dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
+    return int(dim or model.get_sentence_embedding_dimension())
+
+
 def encode_chunks(
     model: Any, chunks: list[Chunk], *, batch_size: int = 32, progress: bool = False, what: str = "embedding"
 ) -> np.ndarray:
@@ -133,8 +139,7 @@ def encode_chunks(
     Chunks are encoded longest first in blocks, as one big encode() call would
     sort them, so padding stays minimal and a progress bar can move.
     """
-    dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
-    dim = dim or model.get_sentence_embedding_dimension()
+    dim = embedding_dim(model)
     out = np.zeros((len(chunks), dim), dtype=np.float32)
     order = np.argsort([-c.n_tokens for c in chunks], kind="stable")
     with _progress_bar(len(chunks), progress, what) as bar:
@@ -186,6 +191,21 @@ def _store(session: Session, backend: EmbeddingBackend, field: str, ids: list[in
         )
         for i, rid in enumerate(ids)
     )
+    session.flush()
+
+
+def _store_steps(session: Session, key: str, ids: list[int], steps: list[list[str]], vectors) -> None:
+    from pipeline.cluster._late import STEPS, step_rows
+
+    for i in range(0, len(ids), _IN_CHUNK):
+        session.exec(
+            delete(Embedding).where(
+                Embedding.response_id.in_(ids[i : i + _IN_CHUNK]),
+                Embedding.embedding_model == key,
+                Embedding.field == STEPS,
+            )
+        )
+    session.add_all(step_rows(ids, steps, vectors, key))
     session.flush()
 
 
@@ -257,14 +277,19 @@ def embed_responses(
     if todo:
         extra = {"model": model} if model is not None and config.backend == LOCAL else {}
         backend = open_embedding_backend(config, **extra)
+        # The shipped model's pass over a trace also gives its steps' vectors, which the signals read.
+        with_steps = field == "trace" and key == DEFAULT_SPEC.key
         try:
             with _progress_bar(len(todo), progress, "embedding", "responses") as bar:
                 for b in range(0, len(todo), max(1, commit_every)):
                     batch = todo[b : b + max(1, commit_every)]
-                    embedded = backend.embed([texts[rid] for rid in batch])
+                    steps = [split_steps(texts[rid]) for rid in batch] if with_steps else None
+                    embedded = backend.embed([texts[rid] for rid in batch], steps)
                     _check_dim(session, key, field, embedded)
                     n_chunks += int(embedded.n_chunks.sum())
                     _store(session, backend, field, batch, [rid for rid in batch if rid in stored], hashes, embedded)
+                    if steps is not None and embedded.step_vectors is not None:
+                        _store_steps(session, key, batch, steps, embedded.step_vectors)
                     session.commit()
                     if bar:
                         bar[0].advance(bar[1], len(batch))

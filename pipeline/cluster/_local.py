@@ -39,8 +39,14 @@ class LocalEmbeddings(EmbeddingBackend):
             self._model = load_embedding_model()
         return self._model
 
-    def embed(self, texts: list[str]) -> Embedded:
+    def embed(self, texts: list[str], steps: list[list[str]] | None = None) -> Embedded:
+        """With `steps`, the step vectors come from the same encoder pass (pipeline.cluster._late)."""
         from pipeline.cluster._embed import embed_texts
+        from pipeline.cluster._late import late_chunk
+
+        if steps is not None:
+            late = late_chunk(self.model, texts, steps, overlap=self.config.overlap, batch_size=self.config.batch_size)
+            return Embedded(late.vectors, late.n_chunks, late.step_vectors)
 
         vectors, counts = embed_texts(self.model, texts, overlap=self.config.overlap, batch_size=self.config.batch_size)
         return Embedded(vectors, counts)

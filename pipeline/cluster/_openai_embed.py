@@ -131,7 +131,7 @@ class OpenAIEmbeddings(EmbeddingBackend):
             body = raw.http_response.text
         return parse_embeddings_reply(json_body(body, self.where), len(chunks), self.where)
 
-    def embed(self, texts: list[str]) -> Embedded:
+    def embed(self, texts: list[str], steps: list[list[str]] | None = None) -> Embedded:
         c = self.config
         chunks: list[str] = []
         owner: list[int] = []
