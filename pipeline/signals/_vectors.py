@@ -133,6 +133,13 @@ def _vignette_vectors(session: Session, model_loader, vignettes: dict[int, str])
     return out, len(fresh)
 
 
+def vectors_of(model: Any, trace: str, steps: list[str], vignette: str) -> tuple[np.ndarray, np.ndarray]:
+    """(step vectors, vignette chunk vectors) of one response, made as a signals run makes them, uncached."""
+    step_vectors = late_chunk(model, [trace], [steps], overlap=DEFAULT_SPEC.overlap).step_vectors[0]
+    chunked = chunk_texts([vignette], model, DEFAULT_SPEC.overlap)
+    return step_vectors, encode_chunks(model, chunked.chunks)
+
+
 def cached_vectors(
     session: Session, model_loader, items: dict[int, tuple[str, list[str], str]]
 ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], int]:
