@@ -162,9 +162,11 @@ def test_embed_on_a_real_llamacpp_server_records_backend_and_model_and_never_mix
     out = capsys.readouterr().out
     assert "change from openai:smol-embed/chars600-mean to all-MiniLM-L6-v2" in out and "embedded again" in out
     assert f"embedded {N} trace(s)" in out
-    rows = _rows(engine)
+    rows = [r for r in _rows(engine) if r.field == "trace"]
     assert len(rows) == 2 * N
     assert {r.backend for r in rows} == {"openai", "local"}
+    steps = [r for r in _rows(engine) if r.field == "steps"]  # only the shipped model's pass makes step vectors
+    assert len(steps) == N and {r.backend for r in steps} == {"local"}
     with session_scope(engine) as s:
         ids, X, _ = load_vectors(s, study_id)
         assert len(ids) == N and X.shape[1] == 384  # the study now reads only MiniLM vectors
