@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -33,6 +34,21 @@ class EmbeddingConfig:
     concurrency: int = 4  # "openai": requests in flight
     timeout_s: float = 120.0
     max_retries: int = 5
+
+    def __post_init__(self) -> None:
+        """Settings edited by hand are checked like flags: one clear line, nothing run."""
+        for name in ("backend", "model", "base_url", "api_key_env"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise DxTraceError(f"embedding {name} must be a non-empty text, got {value!r}")
+        if self.base_url is not None and urlparse(self.base_url).scheme not in ("http", "https"):
+            raise DxTraceError(f"embedding base_url must be an http:// or https:// URL, got {self.base_url!r}")
+        for name, low in (("overlap", 0), ("max_chars", 16), ("batch_size", 1), ("concurrency", 1), ("max_retries", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise DxTraceError(f"embedding {name} must be a whole number of at least {low}, got {value!r}")
+        if not isinstance(self.timeout_s, int | float) or isinstance(self.timeout_s, bool) or self.timeout_s <= 0:
+            raise DxTraceError(f"embedding timeout_s must be a positive number, got {self.timeout_s!r}")
 
     @classmethod
     def from_settings(cls, raw: Any) -> EmbeddingConfig:

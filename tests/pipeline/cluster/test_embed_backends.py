@@ -23,6 +23,7 @@ from db.models import Embedding, Study
 from pipeline.cli import main
 from pipeline.cluster import EmbeddingConfig, embed_responses, load_vectors, study_embedding
 from pipeline.cluster._openai_embed import char_chunks, parse_embeddings_reply
+from pipeline.errors import DxTraceError
 from pipeline.generate._backend import BackendError
 from pipeline.local_models import serve_gguf
 from tests.factories import add_medrbench_r1, make_study
@@ -99,6 +100,15 @@ def test_the_study_settings_keep_the_choice_but_never_a_key():
     assert config.key == "openai:m/chars1000-mean" != EmbeddingConfig().key
     with pytest.raises(Exception, match="unknown key"):
         EmbeddingConfig.from_settings({"backend": "openai", "api_key": "secret"})
+    for bad, message in (
+        ({"concurrency": "8"}, "concurrency must be a whole number of at least 1"),
+        ({"max_chars": 3}, "max_chars must be a whole number of at least 16"),
+        ({"base_url": "gpu-box:8080"}, "must be an http:// or https:// URL"),
+        ({"model": ""}, "model must be a non-empty text"),
+        ({"timeout_s": 0}, "timeout_s must be a positive number"),
+    ):
+        with pytest.raises(DxTraceError, match=message):
+            EmbeddingConfig.from_settings({"backend": "openai", **bad})
 
 
 # --- a real llama.cpp server ----------------------------------------------------------------------------------
