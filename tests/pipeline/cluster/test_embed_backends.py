@@ -190,6 +190,7 @@ class BadServer:
     url: str
     status: int = 200
     body: str = "{}"
+    first: str | None = None  # the body of the first reply only, when set
     requests: list[dict] = field(default_factory=list)
     auth: list[str | None] = field(default_factory=list)
 
@@ -203,7 +204,8 @@ def bad_server() -> Iterator[BadServer]:
             length = int(self.headers.get("Content-Length", 0))
             state.requests.append(json.loads(self.rfile.read(length) or b"{}"))
             state.auth.append(self.headers.get("Authorization"))
-            data = state.body.encode()
+            first = state.first is not None and len(state.requests) == 1
+            data = (state.first if first else state.body).encode()
             self.send_response(state.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -298,3 +300,19 @@ def test_flags_for_the_wrong_backend_and_unknown_backends_are_refused(tmp_path, 
     assert "needs a model" in capsys.readouterr().err
     assert main(["--db", db, "embed", "--no-progress", "--model", "other-model"]) == 2
     assert "runs the shipped all-MiniLM-L6-v2 only" in capsys.readouterr().err
+
+
+def test_a_bad_reply_later_keeps_the_whole_batches_before_it_and_the_rerun_goes_on(tmp_path, bad_server):
+    engine, study_id, _ = _db(tmp_path, n=3)
+    bad_server.first = json.dumps({"data": _vec(1)})  # one good reply: the first response's batch
+    bad_server.body = json.dumps({"data": [{"embedding": [1.0, None, 0.0]}]})
+    config = EmbeddingConfig(backend="openai", model="m", base_url=bad_server.url, max_chars=100000, concurrency=1)
+    with session_scope(engine) as s, pytest.raises(BackendError, match="not a number"):
+        embed_responses(s, study_id, progress=False, config=config, commit_every=1)
+    kept = _rows(engine)
+    assert len(kept) == 1 and kept[0].dim == 3  # the first batch, whole; nothing of the failed one
+    bad_server.body = json.dumps({"data": _vec(1)})
+    with session_scope(engine) as s:
+        summary = embed_responses(s, study_id, progress=False, config=config, commit_every=1)
+    assert (summary.n_cached, summary.n_embedded) == (1, 2)
+    assert len({r.response_id for r in _rows(engine)}) == 3 == len(_rows(engine))
