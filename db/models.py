@@ -281,7 +281,9 @@ class Embedding(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     response_id: int = Field(foreign_key="response.id", index=True)
-    embedding_model: str
+    embedding_model: str  # the key: backend, model and chunking; vectors of different keys are never mixed
+    backend: str | None = None  # the embedding backend plug-in that made the vector ("local", "openai")
+    model_name: str | None = None  # the model as the backend names it (a served model id for "openai")
     field: str = "trace"  # "trace" or "answer"
     text_hash: str
     n_chunks: int = 1

@@ -63,7 +63,12 @@ def load_embedding_model():
 
 @contextmanager
 def serve_gguf(
-    path: Path | None = None, *, threads: int | None = None, n_ctx: int = 2048, alias: str = "smollm2"
+    path: Path | None = None,
+    *,
+    threads: int | None = None,
+    n_ctx: int = 2048,
+    alias: str = "smollm2",
+    embedding: bool = False,
 ) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on a GGUF (default: the shipped SmolLM2), on 127.0.0.1.
 
@@ -75,6 +80,8 @@ def serve_gguf(
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(path or default_gguf_path()),
            "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
            "--n_threads", str(threads or cpu_threads()), "--n_ctx", str(n_ctx)]  # fmt: skip
+    if embedding:  # /v1/embeddings instead of completions (llama-cpp-python serves one or the other)
+        cmd += ["--embedding", "true"]
     url = f"http://127.0.0.1:{port}/v1"
     with running(cmd, f"{url}/models"):
         yield url

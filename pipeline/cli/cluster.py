@@ -37,31 +37,74 @@ def _fraction(text: str) -> float:
 def _embed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--study", help="study name or id (default: the only study)")
     p.add_argument("--field", choices=["trace", "answer"], default="trace", help="what to embed (default: trace)")
-    p.add_argument("--overlap", type=_positive("--overlap", 0), default=32, help="word pieces shared by chunks")
-    p.add_argument("--batch-size", type=_positive("--batch-size"), default=32, help="chunks per model call")
+    p.add_argument(
+        "--backend",
+        help="embedding backend: local (the shipped MiniLM, here) or openai (a /v1/embeddings server); "
+        "the choice is kept in the study's settings (default: the study's, else local)",
+    )
+    p.add_argument("--base-url", help="openai backend: the server, e.g. http://gpu-box:8080/v1")
+    p.add_argument("--model", help="openai backend: the served embedding model id")
+    p.add_argument(
+        "--api-key-env", help="openai backend: the environment variable holding the API key (the key is never stored)"
+    )
+    p.add_argument("--concurrency", type=_positive("--concurrency"), help="openai backend: requests in flight (4)")
+    p.add_argument("--max-chars", type=_positive("--max-chars", 16), help="openai backend: characters per chunk (1000)")
+    p.add_argument("--overlap", type=_positive("--overlap", 0), help="local backend: word pieces shared by chunks (32)")
+    p.add_argument("--batch-size", type=_positive("--batch-size"), help="chunks per model call or request (32)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+_CONFIG_FLAGS = {
+    "backend": "backend",
+    "base_url": "base_url",
+    "model": "model",
+    "api_key_env": "api_key_env",
+    "concurrency": "concurrency",
+    "max_chars": "max_chars",
+    "overlap": "overlap",
+    "batch_size": "batch_size",
+}
+
+
+def _embedding_config(args: argparse.Namespace, current):
+    """The study's embedding with the flags given on top; a new --backend starts from that backend's defaults."""
+    from dataclasses import replace
+
+    from pipeline.cluster import EmbeddingConfig
+
+    given = {field: getattr(args, flag) for flag, field in _CONFIG_FLAGS.items() if getattr(args, flag) is not None}
+    if not given:
+        return current
+    base = current if given.get("backend", current.backend) == current.backend else EmbeddingConfig()
+    config = replace(base, **given)
+    if config.backend != "openai" and any(given.get(k) for k in ("base_url", "api_key_env", "max_chars")):
+        raise DxTraceError("--base-url, --api-key-env and --max-chars are for --backend openai")
+    return config
 
 
 @command(
     "embed",
-    help="Embed the study's traces (or answers) with the shipped MiniLM; only new or changed texts are embedded.",
+    help="Embed the study's traces (or answers), with the shipped MiniLM or a /v1/embeddings server; "
+    "only new or changed texts are embedded.",
     arguments=_embed_args,
     order=60,
 )
 def embed_cmd(args: argparse.Namespace) -> int:
-    from pipeline.cluster import embed_responses
+    from pipeline.cluster import embed_responses, set_study_embedding, study_embedding
 
     engine = open_db(args)
     with session_scope(engine) as session:
         study = resolve_study(session, args.study)
-        summary = embed_responses(
-            session,
-            study.id,
-            field=args.field,
-            progress=not args.no_progress,
-            overlap=args.overlap,
-            batch_size=args.batch_size,
-        )
+        config = _embedding_config(args, study_embedding(session, study.id))
+        previous = set_study_embedding(session, study.id, config)
+        if previous is not None:
+            console.print(
+                f"note: the study's embeddings change from {previous.key} to {config.key}: every {args.field} is "
+                "embedded again, and clustering uses only the new vectors (vectors of different models are never "
+                "mixed; the old ones stay stored)"
+            )
+        # No commit here: the new setting is stored with the first batch of vectors, or not at all.
+        summary = embed_responses(session, study.id, field=args.field, progress=not args.no_progress, config=config)
     console.print(f"{study.name}: {summary.summary()}")
     return 0
 

@@ -18,8 +18,24 @@ from pipeline.cluster._algorithms import (
     silhouette,
     typical_members,
 )
+from pipeline.cluster._backends import (
+    Embedded,
+    EmbeddingBackend,
+    EmbeddingConfig,
+    embedding_backend,
+    embedding_backend_names,
+    get_embedding_backend,
+)
 from pipeline.cluster._chunk import chunk_capacity, chunk_text, pool
-from pipeline.cluster._embed import DEFAULT_SPEC, embed_responses, embed_texts, load_vectors, text_hash
+from pipeline.cluster._embed import (
+    DEFAULT_SPEC,
+    embed_responses,
+    embed_texts,
+    load_vectors,
+    set_study_embedding,
+    study_embedding,
+    text_hash,
+)
 from pipeline.cluster._evaluate import evaluate, human_labels, purity, vote
 from pipeline.cluster._figure import COLOUR_BY, cluster_map_figure
 from pipeline.cluster._study import (
@@ -65,6 +81,14 @@ __all__ = [
     "ClusterInfo",
     "ClusterOverview",
     "EmbedSummary",
+    "Embedded",
+    "EmbeddingBackend",
+    "EmbeddingConfig",
+    "embedding_backend",
+    "embedding_backend_names",
+    "get_embedding_backend",
+    "set_study_embedding",
+    "study_embedding",
     "EmbeddingSpec",
     "LabelSuggestion",
     "SimilarResponse",

@@ -6,7 +6,7 @@ import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,15 @@ from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from db.models import Embedding, Response, Run, Study
+from pipeline.annotation._steps import split_steps
+from pipeline.cluster._backends import (
+    LOCAL,
+    Embedded,
+    EmbeddingBackend,
+    EmbeddingConfig,
+    open_embedding_backend,
+    study_embedding_config,
+)
 from pipeline.cluster._chunk import chunk_capacity, chunk_text, pool_by_owner
 from pipeline.cluster._types import FIELDS, Chunk, EmbeddingSpec, EmbedSummary
 from pipeline.errors import DxTraceError
@@ -117,6 +126,11 @@ def chunk_texts(texts: list[str], model: Any, overlap: int) -> ChunkedTexts:
     return ChunkedTexts(chunks, np.asarray(owner, dtype=np.int64))
 
 
+def embedding_dim(model: Any) -> int:
+    dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
+    return int(dim or model.get_sentence_embedding_dimension())
+
+
 def encode_chunks(
     model: Any, chunks: list[Chunk], *, batch_size: int = 32, progress: bool = False, what: str = "embedding"
 ) -> np.ndarray:
@@ -125,8 +139,7 @@ def encode_chunks(
     Chunks are encoded longest first in blocks, as one big encode() call would
     sort them, so padding stays minimal and a progress bar can move.
     """
-    dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
-    dim = dim or model.get_sentence_embedding_dimension()
+    dim = embedding_dim(model)
     out = np.zeros((len(chunks), dim), dtype=np.float32)
     order = np.argsort([-c.n_tokens for c in chunks], kind="stable")
     with _progress_bar(len(chunks), progress, what) as bar:
@@ -152,9 +165,9 @@ def embed_texts(model: Any, texts: list[str], *, overlap: int = 32, batch_size: 
     return pool_by_owner(vectors, weights, chunked.owner, len(texts)), np.bincount(chunked.owner, minlength=len(texts))
 
 
-def _store(
-    session: Session, key: str, field: str, ids: list[int], replaced: list[int], hashes, vectors, counts
-) -> None:
+def _store(session: Session, backend: EmbeddingBackend, field: str, ids: list[int], replaced: list[int], hashes,
+           embedded: Embedded) -> None:  # fmt: skip
+    key = backend.key
     for i in range(0, len(replaced), _IN_CHUNK):
         session.exec(
             delete(Embedding).where(
@@ -163,13 +176,16 @@ def _store(
                 Embedding.field == field,
             )
         )
+    vectors = embedded.vectors
     session.add_all(
         Embedding(
             response_id=rid,
             embedding_model=key,
+            backend=backend.name,
+            model_name=backend.model_name,
             field=field,
             text_hash=hashes[rid],
-            n_chunks=int(counts[i]),
+            n_chunks=int(embedded.n_chunks[i]),
             dim=int(vectors.shape[1]),
             vector=to_blob(vectors[i]),
         )
@@ -178,59 +194,111 @@ def _store(
     session.flush()
 
 
+def _store_steps(session: Session, key: str, ids: list[int], steps: list[list[str]], vectors) -> None:
+    from pipeline.cluster._late import STEPS, step_rows
+
+    for i in range(0, len(ids), _IN_CHUNK):
+        session.exec(
+            delete(Embedding).where(
+                Embedding.response_id.in_(ids[i : i + _IN_CHUNK]),
+                Embedding.embedding_model == key,
+                Embedding.field == STEPS,
+            )
+        )
+    session.add_all(step_rows(ids, steps, vectors, key))
+    session.flush()
+
+
+def _check_dim(session: Session, key: str, field: str, embedded: Embedded) -> None:
+    """A server that now gives vectors of another length for the same model name is refused, not mixed in."""
+    dim = session.exec(
+        select(Embedding.dim).where(Embedding.embedding_model == key, Embedding.field == field).limit(1)
+    ).first()
+    if dim is not None and len(embedded.vectors) and dim != embedded.vectors.shape[1]:
+        raise DxTraceError(
+            f"the embedding model {key} now gives {embedded.vectors.shape[1]}-dimensional vectors, the stored ones "
+            f"have {dim}: a different model answers under the same name; give it its own --model name"
+        )
+
+
+def study_embedding(session: Session, study_id: int) -> EmbeddingConfig:
+    """The embedding backend and model of the study (its settings), the shipped MiniLM by default."""
+    return study_embedding_config(get_study(session, study_id).settings)
+
+
+def set_study_embedding(session: Session, study_id: int, config: EmbeddingConfig) -> EmbeddingConfig | None:
+    """Make `config` the study's embedding; returns the previous one when the key changed (re-embed), else None."""
+    study = get_study(session, study_id)
+    old = study_embedding_config(study.settings)
+    config.key  # noqa: B018 - an unknown backend is refused before anything is stored
+    settings = dict(study.settings or {})
+    settings["embedding"] = config.to_settings()
+    study.settings = settings
+    session.add(study)
+    return old if old.key != config.key else None
+
+
 def embed_responses(
     session: Session,
     study_id: int,
     *,
     field: str = "trace",
     progress: bool = True,
-    overlap: int = DEFAULT_SPEC.overlap,
-    batch_size: int = 32,
+    overlap: int | None = None,
+    batch_size: int | None = None,
     model: Any = None,
     commit_every: int = COMMIT_EVERY,
+    config: EmbeddingConfig | None = None,
 ) -> EmbedSummary:
     """Embed every response of the study whose `field` text is new or changed since the last run.
 
-    Vectors go into the Embedding table keyed by response, embedding model (with
-    the chunking settings) and the SHA-256 of the text; a vector of an older text
-    of the same response is replaced. The session is committed after every
-    `commit_every` responses, so a run that is killed keeps its work and a rerun
-    embeds only what is missing.
+    `config` picks the backend and model (default: the study's settings, else the shipped MiniLM run
+    here; `model` is an already loaded MiniLM for the local backend). Vectors go into the Embedding
+    table keyed by response, embedding key (backend, model, chunking) and the SHA-256 of the text; a
+    vector of an older text of the same response is replaced. The session is committed after every
+    `commit_every` responses, so a run that is killed keeps its work and a rerun embeds only what is
+    missing; a failed request or a malformed server reply stores nothing of its batch.
     """
     check_field(field)
     get_study(session, study_id)
-    spec = EmbeddingSpec(overlap=overlap)
+    config = config or study_embedding(session, study_id)
+    changes = {k: v for k, v in (("overlap", overlap), ("batch_size", batch_size)) if v is not None}
+    config = replace(config, **changes) if changes else config
     started = time.perf_counter()
+    key = config.key
     texts = study_texts(session, study_id, field)
     n_all = _n_study_responses(session, study_id)
     ids = sorted(texts)
     hashes = {rid: text_hash(texts[rid]) for rid in ids}
-    stored = _stored(session, ids, spec.key, field)
+    stored = _stored(session, ids, key, field)
     todo = [rid for rid in ids if hashes[rid] not in stored.get(rid, set())]
     replaced = [rid for rid in todo if rid in stored]
     n_chunks = 0
     if todo:
-        if model is None:
-            from pipeline.local_models import load_embedding_model
-
-            model = load_embedding_model()
-        with _progress_bar(len(todo), progress, "embedding", "responses") as bar:
-            for b in range(0, len(todo), max(1, commit_every)):
-                batch = todo[b : b + max(1, commit_every)]
-                vectors, counts = embed_texts(
-                    model, [texts[rid] for rid in batch], overlap=overlap, batch_size=batch_size
-                )
-                n_chunks += int(counts.sum())
-                _store(
-                    session, spec.key, field, batch, [rid for rid in batch if rid in stored], hashes, vectors, counts
-                )
-                session.commit()
-                if bar:
-                    bar[0].advance(bar[1], len(batch))
+        extra = {"model": model} if model is not None and config.backend == LOCAL else {}
+        backend = open_embedding_backend(config, **extra)
+        # The shipped model's pass over a trace also gives its steps' vectors, which the signals read.
+        with_steps = field == "trace" and key == DEFAULT_SPEC.key
+        try:
+            with _progress_bar(len(todo), progress, "embedding", "responses") as bar:
+                for b in range(0, len(todo), max(1, commit_every)):
+                    batch = todo[b : b + max(1, commit_every)]
+                    steps = [split_steps(texts[rid]) for rid in batch] if with_steps else None
+                    embedded = backend.embed([texts[rid] for rid in batch], steps)
+                    _check_dim(session, key, field, embedded)
+                    n_chunks += int(embedded.n_chunks.sum())
+                    _store(session, backend, field, batch, [rid for rid in batch if rid in stored], hashes, embedded)
+                    if steps is not None and embedded.step_vectors is not None:
+                        _store_steps(session, key, batch, steps, embedded.step_vectors)
+                    session.commit()
+                    if bar:
+                        bar[0].advance(bar[1], len(batch))
+        finally:
+            backend.close()
     return EmbedSummary(
         study_id=study_id,
         field=field,
-        embedding_model=spec.key,
+        embedding_model=key,
         n_responses=len(ids),
         n_embedded=len(todo),
         n_cached=len(ids) - len(todo),
@@ -242,9 +310,12 @@ def embed_responses(
 
 
 def load_vectors(
-    session: Session, study_id: int, *, field: str = "trace", key: str = DEFAULT_SPEC.key
+    session: Session, study_id: int, *, field: str = "trace", key: str | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
-    """(response ids, unit vectors, texts) of the responses whose stored vector matches their current text."""
+    """(response ids, unit vectors, texts) of the responses whose stored vector matches their current text.
+
+    key: the embedding key (default: the study's embedding), so vectors of different models never meet."""
+    key = key or study_embedding(session, study_id).key
     texts = study_texts(session, study_id, field)
     ids = sorted(texts)
     found: dict[int, np.ndarray] = {}

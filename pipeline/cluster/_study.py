@@ -19,7 +19,7 @@ from pipeline.cluster._algorithms import (
     near_duplicates,
     typical_members,
 )
-from pipeline.cluster._embed import DEFAULT_SPEC, check_field, get_study, load_vectors
+from pipeline.cluster._embed import check_field, get_study, load_vectors, study_embedding
 from pipeline.cluster._evaluate import evaluate, human_labels, label_name, nearest_labeled, vote
 from pipeline.cluster._types import (
     MAP_METHODS,
@@ -88,7 +88,8 @@ def cluster_study(
         raise DxTraceError(f"map must be one of {', '.join(MAP_METHODS)}, got {map_method!r}")
     if not 0.0 < duplicate_threshold <= 1.0:
         raise DxTraceError(f"duplicate threshold must be in (0, 1], got {duplicate_threshold}")
-    ids, X, texts = load_vectors(session, study_id, field=field, key=DEFAULT_SPEC.key)
+    key = study_embedding(session, study_id).key
+    ids, X, texts = load_vectors(session, study_id, field=field, key=key)
     if len(ids) < 3:
         raise DxTraceError(
             f"study {study_id} has {len(ids)} embedded {field}(s) (at least 3 needed); "
@@ -127,7 +128,7 @@ def cluster_study(
     clustering = Clustering(
         study_id=study_id,
         method=method,
-        embedding_model=DEFAULT_SPEC.key,
+        embedding_model=key,
         field=field,
         n_clusters=fit.n_clusters,
         silhouette=fit.silhouette,
@@ -268,7 +269,7 @@ def cluster_overview(session: Session, clustering_id: int, *, snippet_chars: int
 def _vectors_for(session: Session, study_id: int, response_id: int, field: str):
     get_study(session, study_id)
     check_field(field)
-    ids, X, _ = load_vectors(session, study_id, field=field, key=DEFAULT_SPEC.key)
+    ids, X, _ = load_vectors(session, study_id, field=field)
     where = np.flatnonzero(ids == response_id)
     return ids, X, (int(where[0]) if len(where) else None)
 
@@ -405,5 +406,5 @@ def embedding_status(session: Session, study_id: int, *, field: str = "trace") -
     get_study(session, study_id)
     from pipeline.cluster._embed import study_texts
 
-    ids, _, _ = load_vectors(session, study_id, field=field, key=DEFAULT_SPEC.key)
+    ids, _, _ = load_vectors(session, study_id, field=field)
     return len(ids), len(study_texts(session, study_id, field))

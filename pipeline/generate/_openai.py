@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pipeline.errors import DxTraceError
@@ -96,24 +98,8 @@ class OpenAIBackend(Backend):
 
     def __init__(self, config: BackendConfig):
         super().__init__(config)
-        import openai
-
-        if not config.model:
-            raise DxTraceError(f"model {config.name!r}: the openai backend needs `model` (the served model id)")
-        base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
-        if config.api_key_env:
-            key = os.environ.get(config.api_key_env)
-            if not key:
-                raise DxTraceError(
-                    f"model {config.name!r}: the environment variable {config.api_key_env} (api_key_env) is not set"
-                )
-        else:
-            key = os.environ.get("OPENAI_API_KEY") or NO_KEY
-        self.base_url = base_url
+        self.client, self.base_url = make_client(config)
         self.max_tokens_param = str(config.options.get("max_tokens_param", "max_tokens"))
-        self.client = openai.OpenAI(
-            base_url=base_url, api_key=key, timeout=config.timeout_s, max_retries=config.max_retries
-        )
 
     def describe(self) -> dict[str, Any]:
         import openai
@@ -126,7 +112,6 @@ class OpenAIBackend(Backend):
         }
 
     def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
-        import openai
 
         kwargs: dict[str, Any] = {"model": self.config.model, "messages": messages}
         if sampling.temperature is not None:
@@ -147,37 +132,70 @@ class OpenAIBackend(Backend):
             kwargs.setdefault("extra_body", {}).update(sampling.extra)
         where = self.base_url or "the OpenAI API"
         start = time.perf_counter()
-        try:
+        with api_errors(where, self.config):
             raw = self.client.chat.completions.with_raw_response.create(**kwargs)
             body = raw.http_response.text
-        except openai.APITimeoutError:
-            raise BackendError(
-                f"{where}: no reply within {self.config.timeout_s:g}s (after {self.config.max_retries} retries)",
-                retryable=True,
-            ) from None
-        except openai.APIConnectionError as exc:
-            raise BackendError(f"cannot reach {where}: {exc}", retryable=True) from None
-        except openai.APIStatusError as exc:
-            status = exc.status_code
-            retryable = status in _RETRYABLE_STATUS or status >= 500
-            detail = _error_detail(exc)
-            raise BackendError(
-                f"{where} answered HTTP {status}: {detail}", retryable=retryable, status=status
-            ) from None
-        except openai.APIResponseValidationError as exc:
-            raise BackendError(f"malformed server reply from {where}: {exc}") from None
         latency = time.perf_counter() - start
-        try:
-            data = json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise BackendError(
-                f"malformed server reply from {where}: not JSON ({exc.msg} at column {exc.colno}): {body[:200]!r}"
-            ) from None
-        completion = parse_chat_reply(data)
+        completion = parse_chat_reply(json_body(body, where))
         return Completion(**{**completion.__dict__, "latency_s": latency})
 
     def close(self) -> None:
         self.client.close()
+
+
+def make_client(config: BackendConfig) -> tuple[Any, str | None]:
+    """(openai.OpenAI client, base URL) for a backend config; the key is read from the environment, never stored.
+
+    The client retries 408/409/429/5xx, timeouts and lost connections `config.max_retries` times with
+    exponential backoff (honouring Retry-After): generation and embedding servers share that policy.
+    """
+    import openai
+
+    if not config.model:
+        raise DxTraceError(f"model {config.name!r}: the openai backend needs `model` (the served model id)")
+    base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
+    if config.api_key_env:
+        key = os.environ.get(config.api_key_env)
+        if not key:
+            raise DxTraceError(
+                f"model {config.name!r}: the environment variable {config.api_key_env} (api_key_env) is not set"
+            )
+    else:
+        key = os.environ.get("OPENAI_API_KEY") or NO_KEY
+    client = openai.OpenAI(base_url=base_url, api_key=key, timeout=config.timeout_s, max_retries=config.max_retries)
+    return client, base_url
+
+
+@contextmanager
+def api_errors(where: str, config: BackendConfig) -> Iterator[None]:
+    """The openai client's exceptions as one-line BackendErrors (retryable where a later try may succeed)."""
+    import openai
+
+    try:
+        yield
+    except openai.APITimeoutError:
+        raise BackendError(
+            f"{where}: no reply within {config.timeout_s:g}s (after {config.max_retries} retries)", retryable=True
+        ) from None
+    except openai.APIConnectionError as exc:
+        raise BackendError(f"cannot reach {where}: {exc}", retryable=True) from None
+    except openai.APIStatusError as exc:
+        status = exc.status_code
+        retryable = status in _RETRYABLE_STATUS or status >= 500
+        raise BackendError(
+            f"{where} answered HTTP {status}: {_error_detail(exc)}", retryable=retryable, status=status
+        ) from None
+    except openai.APIResponseValidationError as exc:
+        raise BackendError(f"malformed server reply from {where}: {exc}") from None
+
+
+def json_body(body: str, where: str) -> Any:
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise BackendError(
+            f"malformed server reply from {where}: not JSON ({exc.msg} at column {exc.colno}): {body[:200]!r}"
+        ) from None
 
 
 def _error_detail(exc: Any) -> str:

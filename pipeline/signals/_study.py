@@ -26,7 +26,7 @@ from pipeline.signals._redflags import active_redflags, flags_in_vignette, from_
 from pipeline.signals._registry import RedFlagHit, Signal, SignalInput, SignalResult, registered
 from pipeline.studies import get_study
 
-BATCH = 25
+BATCH = 64  # responses per transaction: larger batches encode with less padding
 DEFAULT_K = 5
 
 
@@ -281,15 +281,22 @@ def _attach_vectors(session: Session, items: list[SignalInput], loader, summary:
 
     if not items:
         return
-    vectors, embedded = cached_vectors(session, loader, {i.response_id: (i.steps, i.vignette) for i in items})
+    vectors, embedded = cached_vectors(session, loader, {i.response_id: (i.trace, i.steps, i.vignette) for i in items})
     summary.texts_embedded += embedded
+    # Each red flag's names are encoded once per process, all new ones in one call.
+    new = list(
+        dict.fromkeys(p for i in items for h in i.red_flags if (p := (h.name, *h.terms)) not in _flag_vector_cache)
+    )
+    if new:
+        encoded = encode_phrases(loader(), [t for p in new for t in p])
+        at = 0
+        for p in new:
+            _flag_vector_cache[p] = encoded[at : at + len(p)]
+            at += len(p)
     for item in items:
         item.step_vectors, item.case_vectors = vectors[item.response_id]
         for hit in item.red_flags:
-            phrases = (hit.name, *hit.terms)
-            if phrases not in _flag_vector_cache:
-                _flag_vector_cache[phrases] = encode_phrases(loader(), list(phrases))
-            item.flag_vectors[hit.id] = _flag_vector_cache[phrases]
+            item.flag_vectors[hit.id] = _flag_vector_cache[(hit.name, *hit.terms)]
 
 
 def signals_frame(session: Session, study_id: int) -> pd.DataFrame:

@@ -38,7 +38,8 @@ def test_demo_runs_end_to_end_and_resumes(tmp_path):
         study = s.exec(select(Study).where(Study.name == "demo")).one()
         n_responses = s.exec(select(func.count()).select_from(Response)).one()
         assert n_responses == 720 + 400 + 2  # shipped answers, shipped R1 traces, the embedded model's sample
-        assert s.exec(select(func.count()).select_from(Embedding)).one() == 400  # every trace, once
+        traces = select(func.count()).select_from(Embedding).where(Embedding.field == "trace")
+        assert s.exec(traces).one() == 400  # every trace, once (its step vectors beside it, field "steps")
         assert s.exec(select(func.count()).select_from(ClusterAssignment)).one() == 400
         assert s.exec(select(func.count()).select_from(Grade)).one() >= n_responses
         assigned = s.exec(select(func.count()).select_from(Assignment).where(Assignment.study_id == study.id)).one()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 04:27:13.878859
+Create Date: 2026-12-01 06:16:00.322068
 """
 from typing import Sequence, Union
 
@@ -316,6 +316,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('response_id', sa.Integer(), nullable=False),
     sa.Column('embedding_model', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('backend', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('model_name', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('field', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('text_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('n_chunks', sa.Integer(), nullable=False),

@@ -20,6 +20,7 @@ class DriftOffCase(Signal):
     error_mode = REASONING_DRIFT
     title = "Trace leaves the case and does not come back"
     needs_vectors = True
+    version = "2"  # step vectors from the trace's own encoder pass (late chunking), see docs/signals.md
 
     def compute(self, item: SignalInput) -> SignalResult:
         if not item.steps:

@@ -38,6 +38,7 @@ class RedFlagsNotAddressed(Signal):
     error_mode = RED_FLAG_FAILURE
     title = "Red flags of the case not taken up"
     needs_vectors = True
+    version = "2"  # step vectors from the trace's own encoder pass (late chunking), see docs/signals.md
 
     def compute(self, item: SignalInput) -> SignalResult:
         if not item.steps:

@@ -70,8 +70,11 @@ def test_a_second_run_embeds_nothing_and_a_changed_trace_is_embedded_again(engin
     assert (first.n_embedded, first.n_cached, first.n_empty, first.n_replaced) == (11, 0, 1, 0)
     assert first.n_chunks > 11  # traces are longer than one chunk
     with session_scope(engine) as s:
-        rows = s.exec(select(Embedding)).all()
+        rows = s.exec(select(Embedding).where(Embedding.field == "trace")).all()
         assert len(rows) == 11 and {r.embedding_model for r in rows} == {DEFAULT_SPEC.key}
+        assert {(r.backend, r.model_name) for r in rows} == {("local", "all-MiniLM-L6-v2")}
+        steps = s.exec(select(Embedding).where(Embedding.field == "steps")).all()
+        assert sorted(r.response_id for r in steps) == sorted(r.response_id for r in rows)  # from the same pass
         assert all(r.dim == 384 and len(r.vector) == 384 * 4 for r in rows)
         assert sum(r.n_chunks for r in rows) == first.n_chunks
         before = {r.response_id: bytes(r.vector) for r in rows}
@@ -89,11 +92,12 @@ def test_a_second_run_embeds_nothing_and_a_changed_trace_is_embedded_again(engin
         third = embed_responses(s, study_id, progress=False, model=st_model)
     assert (third.n_embedded, third.n_replaced, third.n_cached) == (1, 1, 10)
     with session_scope(engine) as s:
-        mine = s.exec(select(Embedding).where(Embedding.response_id == changed)).all()
+        mine = s.exec(select(Embedding).where(Embedding.response_id == changed, Embedding.field == "trace")).all()
         assert len(mine) == 1  # the vector of the old text is replaced, not kept beside it
         assert mine[0].text_hash == text_hash(s.get(Response, changed).trace)
         assert bytes(mine[0].vector) != before[changed]
-        others = {r.response_id: bytes(r.vector) for r in s.exec(select(Embedding)) if r.response_id != changed}
+        traces = s.exec(select(Embedding).where(Embedding.field == "trace")).all()
+        others = {r.response_id: bytes(r.vector) for r in traces if r.response_id != changed}
         assert others == {k: v for k, v in before.items() if k != changed}
         got_ids, X, texts = load_vectors(s, study_id)
     assert sorted(got_ids.tolist()) == sorted(set(ids) - {ids[5]})

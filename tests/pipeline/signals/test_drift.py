@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.annotation._steps import split_steps
 from pipeline.signals import get_signal, novelty, quote_ok, repeated_runs
-from pipeline.signals._vectors import _encode
+from pipeline.signals._vectors import vectors_of
 from tests.pipeline.signals.conftest import make_input
 
 VIGNETTE = (
@@ -24,9 +24,7 @@ OFF_CASE = [
 
 
 def _vectors(model, item):
-    steps, case = _encode(model, [item.steps, [item.vignette]], pooled=True)[0], None
-    case = _encode(model, [[item.vignette]], pooled=False)[0]
-    item.step_vectors, item.case_vectors = steps, case
+    item.step_vectors, item.case_vectors = vectors_of(model, item.trace, item.steps, item.vignette)
     return item
 
 
