@@ -13,6 +13,7 @@ from pipeline.accuracy._csv import read_results_csv
 from pipeline.accuracy._grade import (
     GradingSummary,
     PendingGrade,
+    effective_correct,
     effective_grades,
     get_study,
     grade_study,
@@ -92,6 +93,7 @@ __all__ = [
     "grade_check",
     "grade_check_markdown",
     "curated_synonyms",
+    "effective_correct",
     "effective_grades",
     "forest_plot",
     "get_study",

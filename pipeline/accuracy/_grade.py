@@ -329,6 +329,18 @@ def _attribute(v):
 _SKIP = object()
 
 
+def effective_correct(session: Session, response_ids: list[int]) -> dict[int, bool | None]:
+    """The grade that counts for a few responses (as effective_grades says, without reading the study)."""
+    cases = dict(session.exec(select(Response.id, Case).join(Case, Case.id == Response.case_id).where(
+        Response.id.in_(response_ids))).all())  # fmt: skip
+    grades = _grades_by_response(session, list(cases))
+    out: dict[int, bool | None] = {}
+    for rid, case in cases.items():
+        g = _effective(grades.get(rid, []), case)
+        out[rid] = None if g is None or is_stale(g, case) else g.correct
+    return out
+
+
 def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
     """One row per response with the grade that counts (a clinician's wins) and the case attributes."""
     study = get_study(session, study_id)

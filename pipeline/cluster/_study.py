@@ -20,7 +20,8 @@ from pipeline.cluster._algorithms import (
     typical_members,
 )
 from pipeline.cluster._embed import check_field, get_study, load_vectors, study_embedding
-from pipeline.cluster._evaluate import evaluate, human_labels, label_name, nearest_labeled, vote
+from pipeline.cluster._evaluate import evaluate, human_labels, label_name, vote
+from pipeline.cluster._neighbours import nearest
 from pipeline.cluster._types import (
     MAP_METHODS,
     METHODS,
@@ -266,28 +267,22 @@ def cluster_overview(session: Session, clustering_id: int, *, snippet_chars: int
     return ClusterOverview(clustering, infos, points, evaluate_clustering(session, clustering_id))
 
 
-def _vectors_for(session: Session, study_id: int, response_id: int, field: str):
-    get_study(session, study_id)
-    check_field(field)
-    ids, X, _ = load_vectors(session, study_id, field=field)
-    where = np.flatnonzero(ids == response_id)
-    return ids, X, (int(where[0]) if len(where) else None)
-
-
 def similar_responses(
     session: Session, study_id: int, response_id: int, n: int = 5, *, field: str = "trace", snippet_chars: int = 240
 ) -> list[SimilarResponse]:
     """The n responses of the study whose embedded text is nearest to this response's (itself excluded)."""
-    ids, X, q = _vectors_for(session, study_id, response_id, field)
-    if q is None or n <= 0:
+    from pipeline.accuracy import effective_correct
+
+    get_study(session, study_id)
+    check_field(field)
+    found = nearest(session, study_id, response_id, n, field=field)
+    if not found:
         return []
-    sims = X @ X[q]
-    sims[q] = -np.inf
-    top = [int(i) for i in np.argsort(-sims, kind="stable")[:n] if np.isfinite(sims[i])]
-    chosen = [int(ids[i]) for i in top]
-    meta = _meta(session, [response_id, *chosen])
-    correct = _correctness(session, study_id)
+    chosen = [rid for rid, _ in found]
+    sims = dict(found)
+    correct = effective_correct(session, chosen)
     human = human_labels(session, study_id)
+    meta = _meta(session, [response_id, *chosen])
     latest = latest_clustering(session, study_id, field=field)
     cluster_of: dict[int, int] = {}
     if latest is not None:
@@ -304,7 +299,7 @@ def similar_responses(
     return [
         SimilarResponse(
             response_id=rid,
-            similarity=float(sims[i]),
+            similarity=sims[rid],
             case_id=meta[rid]["case_id"],
             case_key=meta[rid]["case_key"],
             model=meta[rid]["model"],
@@ -314,7 +309,7 @@ def similar_responses(
             error_modes=human.get(rid),
             snippet=clean_snippet(texts.get(rid) or "", snippet_chars),
         )
-        for i, rid in zip(top, chosen, strict=True)
+        for rid in chosen
     ]
 
 
@@ -322,20 +317,20 @@ def suggest_labels(
     session: Session, study_id: int, response_id: int, *, k: int = 5, field: str = "trace"
 ) -> LabelSuggestion | None:
     """Error modes voted by the k nearest labeled responses (similarity-weighted); None when there are none."""
-    ids, X, q = _vectors_for(session, study_id, response_id, field)
-    if q is None:
-        return None
+    get_study(session, study_id)
+    check_field(field)
     human = human_labels(session, study_id)
-    labeled = np.asarray([i for i, r in enumerate(ids.tolist()) if r in human], dtype=np.int64)
-    idx, sims = nearest_labeled(X, q, labeled, k)
-    if len(idx) == 0:
+    found = nearest(session, study_id, response_id, k, field=field, among=set(human) - {response_id})
+    if not found:
         return None
-    modes, scores = vote(sims, [human[int(ids[j])] for j in idx])
+    neighbours = [rid for rid, _ in found]
+    sims = np.asarray([s for _, s in found], dtype=np.float64)
+    modes, scores = vote(sims, [human[rid] for rid in neighbours])
     return LabelSuggestion(
         response_id=response_id,
         error_modes=modes,
         scores=scores,
-        neighbours=tuple(int(ids[j]) for j in idx),
+        neighbours=tuple(neighbours),
         similarities=tuple(float(s) for s in sims),
     )
 

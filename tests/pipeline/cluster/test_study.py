@@ -296,3 +296,31 @@ def test_clear_messages_for_what_cannot_be_done(sqlite_engine, embedded):
             cluster_study(s, study_id, duplicate_threshold=1.5)
     with session_scope(engine) as s:  # nothing half-written by the failures
         assert s.exec(select(Clustering)).all() == []
+
+
+def test_nearest_reads_no_study_texts_and_never_uses_a_vector_of_a_changed_text(embedded, st_model):
+    from pipeline.cluster import load_vectors
+    from pipeline.cluster._neighbours import nearest
+
+    engine, study_id, ids = embedded
+    with session_scope(engine) as s:
+        rids, X, _ = load_vectors(s, study_id)
+        q = int(np.flatnonzero(rids == ids[0])[0])
+        sims = X @ X[q]
+        sims[q] = -np.inf
+        expected = [int(rids[i]) for i in np.argsort(-sims, kind="stable")[:3]]
+        assert [r for r, _ in nearest(s, study_id, ids[0], 3)] == expected  # the same as reading every text
+        # The nearest one's text changed and is not embedded again yet: it is left out, the others move up.
+        changed = s.get(Response, expected[0])
+        changed.trace += " A sentence added later."
+        s.add(changed)
+        s.flush()
+        got = [r for r, _ in nearest(s, study_id, ids[0], 3)]
+        assert expected[0] not in got and got[:2] == expected[1:]
+        embed_responses(s, study_id, progress=False, model=st_model)  # a new vector: the cache is refreshed
+        assert expected[0] in [r for r, _ in nearest(s, study_id, ids[0], 5)]
+        own = s.get(Response, ids[0])
+        own.trace += " Edited."
+        s.add(own)
+        s.flush()
+        assert nearest(s, study_id, ids[0], 3) == []  # its own vector is of an older text
