@@ -5,6 +5,8 @@ A thin view over pipeline.cluster (the same functions as `python -m pipeline emb
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import pandas as pd
 import streamlit as st
 
@@ -46,19 +48,42 @@ def _fmt(value: float | None, pct: bool = False) -> str:
     return f"{100 * value:.0f}%" if pct else f"{value:.2f}"
 
 
+def _where_embedded(ctx: ViewContext) -> str:
+    """Where the study's texts are embedded: this machine, or the server its settings name."""
+    from pipeline.cluster import study_embedding
+
+    with _ui.session(ctx.engine) as s:
+        config = study_embedding(s, ctx.study_id)
+    if config.base_url:
+        host = urlparse(config.base_url).netloc or config.base_url
+        return (f"Embedding runs on the study's server {_ui.md_line(host)} (model {_ui.md_line(config.model or '?')}); "
+                "the command line is `python -m pipeline embed`.")  # fmt: skip
+    return (
+        "Embedding runs on this machine (about a second per trace on two cores); the command line is "
+        "`python -m pipeline embed`."
+    )
+
+
+def _embed_now(ctx: ViewContext) -> None:
+    from pipeline.cluster import embed_responses
+
+    try:
+        with st.spinner("Embedding traces…"), _ui.session(ctx.engine) as s:
+            summary = embed_responses(s, ctx.study_id, progress=False)
+    except DxTraceError as exc:  # a server that is down or replies badly: what was done so far is kept
+        _ui.show_error(exc)
+        return
+    st.success(summary.summary())
+    st.rerun()
+
+
 def _make_clustering(ctx: ViewContext, embedded: int, total: int) -> None:
-    from pipeline.cluster import METHODS, cluster_study, embed_responses
+    from pipeline.cluster import METHODS, cluster_study
 
     with st.expander("Embed and cluster", expanded=embedded == 0):
-        st.caption(
-            f"{embedded} of {total} traces are embedded. Embedding runs on this machine "
-            "(about a second per trace on two cores); the command line is `python -m pipeline embed`."
-        )
+        st.caption(f"{embedded} of {total} traces are embedded. {_where_embedded(ctx)}")
         if embedded < total and st.button("Embed new and changed traces", key="clusters_embed"):
-            with st.spinner("Embedding traces…"), _ui.session(ctx.engine) as s:
-                summary = embed_responses(s, ctx.study_id, progress=False)
-            st.success(summary.summary())
-            st.rerun()
+            _embed_now(ctx)
         with st.form("clusters_form"):
             cols = st.columns(3)
             method = cols[0].selectbox("Method", METHODS, key="clusters_method")

@@ -268,3 +268,20 @@ def test_similar_panel_without_embeddings(tmp_path):
     assert not at.exception, at.exception
     assert "not embedded" in at.caption[0].value and at.session_state["shown"] is None
     engine.dispose()
+
+
+def test_embedding_on_a_server_that_is_down_is_one_clear_message(world, app):
+    from pipeline._process import free_port
+    from pipeline.cluster import EmbeddingConfig, set_study_embedding
+
+    engine, study_id, _, _ = world
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/v1"  # nothing listens there
+    with session_scope(engine) as s:
+        set_study_embedding(s, study_id, EmbeddingConfig(backend="openai", model="emb", base_url=base, max_retries=0))
+    at = sign_in(app(engine, "clusters"), "lead")
+    captions = " ".join(c.value for c in at.caption)
+    assert "0 of 20 traces are embedded" in captions and "study's server" in captions and str(port) in captions
+    at.button(key="clusters_embed").click().run()
+    assert not at.exception, at.exception
+    assert at.error and "cannot reach" in at.error[0].value and str(port) in at.error[0].value
