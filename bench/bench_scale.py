@@ -428,7 +428,7 @@ STEP_FUNCS = {
 # ---------------------------------------------------------------- the driver
 
 
-def measured(argv: list[str], env: dict | None = None) -> dict:
+def measured(argv: list[str], env: dict | None = None, timeout: float | None = None) -> dict:
     t = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
     # Read the pipes on threads so a chatty child cannot block, then reap it with wait4 for its rusage.
@@ -442,8 +442,14 @@ def measured(argv: list[str], env: dict | None = None) -> dict:
     threads = [threading.Thread(target=drain, args=(k, p)) for k, p in (("out", proc.stdout), ("err", proc.stderr))]
     for th in threads:
         th.start()
+    timer = None
+    if timeout:
+        timer = threading.Timer(timeout, proc.kill)  # a step over its budget is stopped and reported as such
+        timer.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
+    if timer is not None:
+        timer.cancel()
     for th in threads:
         th.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -461,7 +467,9 @@ def _load() -> float:
     return round(os.getloadavg()[0], 1)
 
 
-def bench_one(db: str, url: str, dst_url: str, n: int, work: Path, steps: list[str]) -> dict:
+def bench_one(
+    db: str, url: str, dst_url: str, n: int, work: Path, steps: list[str], timeout: float | None = None
+) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     counts = write_inputs(n, work)
     result = {"db": db, "n": n, "inputs": counts, "steps": {}}
@@ -472,7 +480,9 @@ def bench_one(db: str, url: str, dst_url: str, n: int, work: Path, steps: list[s
         else:
             argv = [PYTHON, "-m", "bench.bench_scale", "--step", step, "--url", url, "--work", str(work), "--n", str(n)]
         load = _load()
-        m = measured(argv, env)
+        m = measured(argv, env, timeout)
+        if timeout and m["rc"] == -9:
+            m["timed_out_after_s"] = timeout
         m["load_before"] = load
         m["load_after"] = _load()
         if m["rc"] != 0:
@@ -513,6 +523,7 @@ def main() -> None:
     ap.add_argument("--steps", default=",".join(STEPS), help="comma-separated steps")
     ap.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/scale.json", help="results JSON (appended)")
+    ap.add_argument("--timeout", type=float, help="stop a step after this many seconds (recorded as timed out)")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -539,7 +550,7 @@ def main() -> None:
                         server = _pg_server(work)
                     stamp = int(time.time())
                     url, dst = _pg_databases(server, args.pg_url, f"scale_{n}_{stamp}")
-                res = bench_one(db, url, dst, n, folder, steps)
+                res = bench_one(db, url, dst, n, folder, steps, args.timeout)
                 res["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
                 results.append(res)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
