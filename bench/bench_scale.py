@@ -527,7 +527,12 @@ def main() -> None:
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--render", type=Path, nargs="+", help="results JSON files: print the table (and --svg plot)")
+    ap.add_argument("--svg", type=Path, help="with --render: write the log-log plot here")
     args = ap.parse_args()
+    if args.render:
+        print(render(args.render, args.svg))
+        return
     if args.step:
         print(json.dumps(STEP_FUNCS[args.step](args.url, args.work, args.n), default=str))
         return
@@ -558,6 +563,56 @@ def main() -> None:
     finally:
         if server is not None:
             server.stop()
+
+
+def render(paths: list[Path], svg: Path | None) -> str:
+    """A markdown table of every (db, n, step) in the results files, and a log-log plot of wall clock."""
+    runs = [r for p in paths for r in json.loads(p.read_text())]
+    lines = [
+        "| db | responses | step | wall s | per 1,000 s | CPU s | peak MB | load avg | note |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    series: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for run in runs:
+        for step, m in run["steps"].items():
+            inner = m.get("inner") or {}
+            note = []
+            if "timed_out_after_s" in m:
+                note.append(f"stopped after {m['timed_out_after_s']:.0f} s")
+            elif m.get("rc"):
+                note.append("failed")
+            if "k" in inner:
+                note.append(f"k={inner['k']}")
+            if "next_median_s" in inner:
+                note.append(
+                    f"next {inner['next_median_s'] * 1000:.0f} ms (max {inner['next_max_s'] * 1000:.0f}), "
+                    f"save {inner['save_median_s'] * 1000:.0f} ms (max {inner['save_max_s'] * 1000:.0f})"
+                )
+            if "mb" in inner:
+                note.append(f"{inner['mb']} MB written")
+            if "embeddings" in inner:
+                note.append(f"{inner['embeddings']} traces embedded, {inner['annotations']} annotations")
+            load = f"{m.get('load_before', '')}–{m.get('load_after', '')}"
+            lines.append(
+                f"| {run['db']} | {run['n']:,} | {step} | {m['wall_s']} | {m['per_1000_s']} | {m['cpu_s']} | "
+                f"{m['peak_mb']:.0f} | {load} | {'; '.join(note)} |"
+            )
+            if not m.get("rc"):
+                series.setdefault((run["db"], step), []).append((run["n"], m["wall_s"]))
+    if svg is not None:
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for (db, step), pts in sorted(series.items()):
+            pts.sort()
+            fig.add_trace(
+                go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=f"{step} ({db})")
+            )
+        fig.update_xaxes(type="log", title="responses")
+        fig.update_yaxes(type="log", title="wall clock, s (child process)")
+        fig.update_layout(title="DxTrace steps by study size (shared 2-core machine)", width=900, height=600)
+        svg.write_bytes(fig.to_image(format="svg"))
+    return "\n".join(lines)
 
 
 def _pg_databases(server, base_url: str | None, name: str) -> tuple[str, str]:
