@@ -106,18 +106,23 @@ class _GradeKey:
     k: int
     method: str
     details: dict
+    correct: bool | None = None
+    rank: int | None = None
+    score: float | None = None
 
 
 def _grade_keys(session: Session, response_ids: list[int]) -> dict[int, list[_GradeKey]]:
     out: dict[int, list[_GradeKey]] = defaultdict(list)
     gold = Grade.details["gold"].as_string()
-    columns = (Grade.id, Grade.response_id, Grade.status, Grade.grader, Grade.k, Grade.method, gold)
+    columns = (Grade.id, Grade.response_id, Grade.status, Grade.grader, Grade.k, Grade.method, gold, Grade.correct,
+               Grade.rank, Grade.score)  # fmt: skip
     for start in range(0, len(response_ids), 500):  # stay under the bound-parameter limit
         chunk = response_ids[start : start + 500]
-        for gid, rid, status, grader, k, method, g in session.exec(
+        for gid, rid, status, grader, k, method, g, correct, rank, score in session.exec(
             select(*columns).where(col(Grade.response_id).in_(chunk)).order_by(Grade.id)
         ):
-            out[rid].append(_GradeKey(gid, rid, status, grader, k, method, {} if g is None else {"gold": g}))
+            details = {} if g is None else {"gold": g}
+            out[rid].append(_GradeKey(gid, rid, status, grader, k, method, details, correct, rank, score))
     return out
 
 
@@ -403,7 +408,7 @@ def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
     """One row per response with the grade that counts (a clinician's wins) and the case attributes."""
     study = get_study(session, study_id)
     rows = _rows(session, study.id)
-    grades = _grades_by_response(session, [r.id for r, *_ in rows])
+    grades = _grade_keys(session, [r.id for r, *_ in rows])  # without the grades' long details
     records = []
     for resp, case, case_set, model in rows:
         g = _effective(grades.get(resp.id, []), case)

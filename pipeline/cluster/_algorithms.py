@@ -19,6 +19,7 @@ SILHOUETTE_SAMPLE = 3000
 # minutes on two cores, and a sample of thousands already fixes the centres. Smaller studies are
 # clustered whole, exactly as before.
 SAMPLE_ABOVE = 5000
+KEYWORD_SAMPLE = 2000  # texts read for the keywords of a sampled clustering (word counts settle long before)
 
 # Filler of reasoning traces ("Okay, let's see... wait, maybe") that would otherwise top every cluster's keywords.
 # fmt: off
@@ -122,7 +123,7 @@ def fit_clusters(
 def _minibatch(X: np.ndarray, k: int, seed: int):
     from sklearn.cluster import MiniBatchKMeans
 
-    return MiniBatchKMeans(n_clusters=k, batch_size=2048, n_init=3, random_state=seed).fit(X)
+    return MiniBatchKMeans(n_clusters=k, batch_size=2048, n_init=1, random_state=seed).fit(X)
 
 
 def assign_nearest(X: np.ndarray, sample: np.ndarray, sample_labels: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from db.models import Assignment, Case, ClusterAssignment, Clustering, Model, Response
 from pipeline.cluster._algorithms import (
+    KEYWORD_SAMPLE,
     NOISE,
     SAMPLE_ABOVE,
     class_tfidf_keywords,
@@ -125,7 +126,12 @@ def cluster_study(
     coords, used_map = map_2d(X, map_method, seed)
     dist, typical = typical_members(X, labels, n_typical)
     read = part if sampled else np.arange(len(ids))
-    keywords = class_tfidf_keywords([texts[int(ids[i])] for i in read], labels[read], n_keywords)
+    words = (
+        np.sort(np.random.default_rng(seed).choice(part, KEYWORD_SAMPLE, replace=False))
+        if (sampled and len(part) > KEYWORD_SAMPLE)
+        else read
+    )
+    keywords = class_tfidf_keywords([texts[int(ids[i])] for i in words], labels[words], n_keywords)
     dup = near_duplicates_within(X, labels, duplicate_threshold) if sampled else near_duplicates(X, duplicate_threshold)
     correct = _correctness(session, study_id)
     human = human_labels(session, study_id)
