@@ -404,10 +404,47 @@ def _attribute(v):
 _SKIP = object()
 
 
+@dataclass(frozen=True)
+class _Named:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class _ResponseKey:
+    id: int
+    repeat: int
+
+
+def _light_rows(session: Session, study_id: int) -> list[tuple[_ResponseKey, Case, _Named, _Named]]:
+    """_rows for reading grades: the cases (with their JSON attributes) loaded once each, not once per
+    response; the responses, case sets and models as the few columns read."""
+    in_study = select(Response.case_id).join(Model, Model.id == Response.model_id).where(Model.study_id == study_id)
+    cases: dict[int, tuple[Case, _Named]] = {}
+    for case, set_id, set_name in session.exec(
+        select(Case, CaseSet.id, CaseSet.name)
+        .join(CaseSet, CaseSet.id == Case.case_set_id)
+        .where(col(Case.id).in_(in_study.distinct()))
+    ):
+        cases[case.id] = (case, _Named(set_id, set_name))
+    models = {m.id: _Named(m.id, m.name) for m in session.exec(select(Model).where(Model.study_id == study_id))}
+    stmt = (
+        select(Response.id, Response.repeat, Response.case_id, Response.model_id)
+        .join(Model, Model.id == Response.model_id)
+        .where(Model.study_id == study_id)
+        .order_by(Response.id)
+    )
+    out = []
+    for rid, repeat, case_id, model_id in session.exec(stmt):
+        case, case_set = cases[case_id]
+        out.append((_ResponseKey(rid, repeat), case, case_set, models[model_id]))
+    return out
+
+
 def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
     """One row per response with the grade that counts (a clinician's wins) and the case attributes."""
     study = get_study(session, study_id)
-    rows = _rows(session, study.id)
+    rows = _light_rows(session, study.id)
     grades = _grade_keys(session, [r.id for r, *_ in rows])  # without the grades' long details
     records = []
     for resp, case, case_set, model in rows:
