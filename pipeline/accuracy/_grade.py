@@ -193,12 +193,13 @@ def grade_study(
     study = get_study(session, study_id)
     th = thresholds or Thresholds()
     judge_config = study_judge_config(study.settings) if judge is None else (judge or None)
-    rows = _rows(session, study.id, models)
+    # Decided on light rows, so that a rerun with nothing new reads no response text at all.
+    rows = _light_rows(session, study.id, models)
     existing = _grade_keys(session, [r.id for r, *_ in rows])
     summary = GradingSummary(study.id, k)
-    todo: list[_Todo] = []
-    for resp, case, case_set, model in rows:
-        grades = existing.get(resp.id, [])
+    waiting = []
+    for key, case, case_set, model in rows:
+        grades = existing.get(key.id, [])
         clinician = [g for g in grades if g.status == STATUS_CLINICIAN]
         fresh_clinician = [g for g in clinician if not is_stale(g, case)]
         if fresh_clinician and max(g.id for g in fresh_clinician) == max(g.id for g in clinician):
@@ -210,6 +211,11 @@ def grade_study(
         if current and not regrade and (review is None or current[-1].id > review.id):
             summary.skipped += 1
             continue
+        waiting.append((key.id, case, case_set, model, review, ours))
+    responses = _responses(session, [w[0] for w in waiting])
+    todo: list[_Todo] = []
+    for rid, case, case_set, model, review, ours in waiting:
+        resp = responses[rid]
         if resp.error and not (resp.answer or "").strip():
             summary.no_response += 1
             continue
@@ -416,7 +422,18 @@ class _ResponseKey:
     repeat: int
 
 
-def _light_rows(session: Session, study_id: int) -> list[tuple[_ResponseKey, Case, _Named, _Named]]:
+def _responses(session: Session, ids: list[int]) -> dict[int, Response]:
+    out: dict[int, Response] = {}
+    for start in range(0, len(ids), 500):
+        stmt = select(Response).where(col(Response.id).in_(ids[start : start + 500]))
+        for r in session.exec(stmt.options(defer(Response.trace), defer(Response.raw_output), defer(Response.prompt))):
+            out[r.id] = r
+    return out
+
+
+def _light_rows(
+    session: Session, study_id: int, models: list[str] | None = None
+) -> list[tuple[_ResponseKey, Case, _Named, _Named]]:
     """_rows for reading grades: the cases (with their JSON attributes) loaded once each, not once per
     response; the responses, case sets and models as the few columns read."""
     in_study = select(Response.case_id).join(Model, Model.id == Response.model_id).where(Model.study_id == study_id)
@@ -427,17 +444,19 @@ def _light_rows(session: Session, study_id: int) -> list[tuple[_ResponseKey, Cas
         .where(col(Case.id).in_(in_study.distinct()))
     ):
         cases[case.id] = (case, _Named(set_id, set_name))
-    models = {m.id: _Named(m.id, m.name) for m in session.exec(select(Model).where(Model.study_id == study_id))}
+    named = {m.id: _Named(m.id, m.name) for m in session.exec(select(Model).where(Model.study_id == study_id))}
     stmt = (
         select(Response.id, Response.repeat, Response.case_id, Response.model_id)
         .join(Model, Model.id == Response.model_id)
         .where(Model.study_id == study_id)
         .order_by(Response.id)
     )
+    if models:
+        stmt = stmt.where(col(Model.name).in_(models))
     out = []
     for rid, repeat, case_id, model_id in session.exec(stmt):
         case, case_set = cases[case_id]
-        out.append((_ResponseKey(rid, repeat), case, case_set, models[model_id]))
+        out.append((_ResponseKey(rid, repeat), case, case_set, named[model_id]))
     return out
 
 
