@@ -523,6 +523,7 @@ def main() -> None:
     ap.add_argument("--steps", default=",".join(STEPS), help="comma-separated steps")
     ap.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/scale.json", help="results JSON (appended)")
+    ap.add_argument("--keep", action="store_true", help="SQLite: run the steps on the study the work folder holds")
     ap.add_argument("--timeout", type=float, help="stop a step after this many seconds (recorded as timed out)")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
@@ -548,7 +549,7 @@ def main() -> None:
                 if db == "sqlite":
                     url, dst = f"sqlite:///{folder / 'study.db'}", f"sqlite:///{folder / 'imported.db'}"
                     folder.mkdir(parents=True, exist_ok=True)
-                    for f in ("study.db", "imported.db"):
+                    for f in ("study.db", "imported.db") if not args.keep else ():
                         (folder / f).unlink(missing_ok=True)
                 else:
                     if args.pg_url is None and server is None:
