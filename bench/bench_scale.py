@@ -578,7 +578,9 @@ def render(paths: list[Path], svg: Path | None) -> str:
         for step, m in run["steps"].items():
             inner = m.get("inner") or {}
             note = []
-            if "timed_out_after_s" in m:
+            if m.get("stopped_by_hand_s"):
+                note.append(f"stopped by hand after {m['stopped_by_hand_s']:.0f} s, unfinished")
+            elif "timed_out_after_s" in m:
                 note.append(f"stopped after {m['timed_out_after_s']:.0f} s")
             elif m.get("rc"):
                 note.append("failed")
@@ -595,10 +597,11 @@ def render(paths: list[Path], svg: Path | None) -> str:
                 note.append(f"{inner['embeddings']} traces embedded, {inner['annotations']} annotations")
             load = f"{m.get('load_before', '')}–{m.get('load_after', '')}"
             lines.append(
-                f"| {run['db']} | {run['n']:,} | {step} | {m['wall_s']} | {m['per_1000_s']} | {m['cpu_s']} | "
+                f"| {run['db']}{' ' + run['label'] if run.get('label') else ''} | {run['n']:,} | {step} | {m['wall_s']} | {m['per_1000_s']} | {m['cpu_s']} | "
                 f"{m['peak_mb']:.0f} | {load} | {'; '.join(note)} |"
             )
-            if not m.get("rc"):
+            done = {n for n, _ in series.get((run["db"], step), [])}
+            if not m.get("rc") and run["n"] not in done:  # the first run listed for a size is plotted
                 series.setdefault((run["db"], step), []).append((run["n"], m["wall_s"]))
     if svg is not None:
         import plotly.graph_objects as go
