@@ -11,6 +11,7 @@ from __future__ import annotations
 from pipeline.accuracy._check import GradeCheck, cohen_kappa, grade_check, grade_check_markdown, report_grade_check
 from pipeline.accuracy._csv import read_results_csv
 from pipeline.accuracy._grade import (
+    GradeCache,
     GradingSummary,
     PendingGrade,
     effective_correct,
@@ -76,6 +77,7 @@ __all__ = [
     "GradeCheck",
     "JudgeConfig",
     "JudgeVerdict",
+    "GradeCache",
     "GradingSummary",
     "Match",
     "MatchResult",

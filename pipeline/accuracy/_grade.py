@@ -13,7 +13,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlalchemy.orm import defer
+from sqlmodel import Session, col, select
 
 from db.models import TASK_MULTIPLE_CHOICE, Annotator, Case, CaseSet, Grade, Model, Response, Run
 from pipeline.accuracy._judge import Judge, JudgeConfig, study_judge_config
@@ -76,6 +78,8 @@ def _rows(session: Session, study_id: int, models: list[str] | None = None):
         .join(Model, Model.id == Response.model_id)
         .where(Model.study_id == study_id)
         .order_by(Response.id)
+        # The long texts are not read here: at 100,000 responses they would be gigabytes.
+        .options(defer(Response.trace), defer(Response.raw_output), defer(Response.prompt))
     )
     if models:
         stmt = stmt.where(Model.name.in_(models))
@@ -89,6 +93,46 @@ def _grades_by_response(session: Session, response_ids: list[int]) -> dict[int, 
         for g in session.exec(select(Grade).where(Grade.response_id.in_(chunk)).order_by(Grade.id)):
             out[g.response_id].append(g)
     return out
+
+
+@dataclass(frozen=True)
+class _GradeKey:
+    """What deciding whether a response needs grading reads of a grade, without its long details."""
+
+    id: int
+    response_id: int
+    status: str
+    grader: str
+    k: int
+    method: str
+    details: dict
+    correct: bool | None = None
+    rank: int | None = None
+    score: float | None = None
+
+
+def _grade_keys(session: Session, response_ids: list[int]) -> dict[int, list[_GradeKey]]:
+    out: dict[int, list[_GradeKey]] = defaultdict(list)
+    gold = Grade.details["gold"].as_string()
+    columns = (Grade.id, Grade.response_id, Grade.status, Grade.grader, Grade.k, Grade.method, gold, Grade.correct,
+               Grade.rank, Grade.score)  # fmt: skip
+    for start in range(0, len(response_ids), 500):  # stay under the bound-parameter limit
+        chunk = response_ids[start : start + 500]
+        for gid, rid, status, grader, k, method, g, correct, rank, score in session.exec(
+            select(*columns).where(col(Grade.response_id).in_(chunk)).order_by(Grade.id)
+        ):
+            details = {} if g is None else {"gold": g}
+            out[rid].append(_GradeKey(gid, rid, status, grader, k, method, details, correct, rank, score))
+    return out
+
+
+@dataclass
+class GradeCache:
+    """Kept across grade_study calls of one run (the CLI grades model by model): each distinct
+    (diagnosis, gold) pair is matched once and each distinct name encoded once per run."""
+
+    matches: dict = field(default_factory=dict)
+    names: object | None = None  # the NameEmbedder, loaded when first needed
 
 
 def _is_ours(g: Grade) -> bool:
@@ -116,6 +160,7 @@ class _Todo:
     model: Model
     gold: GoldNames
     review: Grade | None  # a clinician's grade made against an older gold: to be reviewed
+    replaced: list[int] = field(default_factory=list)  # this grader's earlier grades, deleted with the new one
 
 
 def grade_study(
@@ -129,6 +174,8 @@ def grade_study(
     models: list[str] | None = None,
     terminology: bool = True,
     judge: JudgeConfig | None | bool = None,
+    batch_size: int | None = None,
+    cache: GradeCache | None = None,
 ) -> GradingSummary:
     """Grade every response of the study that has no current grade; write one Grade row each.
 
@@ -136,18 +183,23 @@ def grade_study(
     imported label is kept as a reference). A grade made against an older gold is re-graded even
     without regrade. Uncertain matches are written with status "pending" and correct=None.
     judge: None = the study's [grading.judge] if it names one; False = no judge; or a JudgeConfig.
+    batch_size: commit after every batch of that many grades (each response's old grades are deleted
+    in the batch that writes its new one), so a run killed midway keeps what it finished and the next
+    run grades only the rest. None: one transaction, committed by the caller.
+    cache: share matches and name vectors across calls (see GradeCache).
     """
     if k < 1:
         raise DxTraceError(f"k must be at least 1, got {k}")
     study = get_study(session, study_id)
     th = thresholds or Thresholds()
     judge_config = study_judge_config(study.settings) if judge is None else (judge or None)
-    rows = _rows(session, study.id, models)
-    existing = _grades_by_response(session, [r.id for r, *_ in rows])
+    # Decided on light rows, so that a rerun with nothing new reads no response text at all.
+    rows = _light_rows(session, study.id, models)
+    existing = _grade_keys(session, [r.id for r, *_ in rows])
     summary = GradingSummary(study.id, k)
-    todo: list[_Todo] = []
-    for resp, case, case_set, model in rows:
-        grades = existing.get(resp.id, [])
+    waiting = []
+    for key, case, case_set, model in rows:
+        grades = existing.get(key.id, [])
         clinician = [g for g in grades if g.status == STATUS_CLINICIAN]
         fresh_clinician = [g for g in clinician if not is_stale(g, case)]
         if fresh_clinician and max(g.id for g in fresh_clinician) == max(g.id for g in clinician):
@@ -159,23 +211,55 @@ def grade_study(
         if current and not regrade and (review is None or current[-1].id > review.id):
             summary.skipped += 1
             continue
+        waiting.append((key.id, case, case_set, model, review, ours))
+    responses = _responses(session, [w[0] for w in waiting])
+    todo: list[_Todo] = []
+    for rid, case, case_set, model, review, ours in waiting:
+        resp = responses[rid]
         if resp.error and not (resp.answer or "").strip():
             summary.no_response += 1
             continue
         if any(is_stale(g, case) for g in ours):
             summary.stale += 1
-        for g in ours:
-            session.delete(g)
         gold = GoldNames.build(case.gold_diagnosis, case_synonyms(case_set.name, case.case_key, case.synonyms))
-        todo.append(_Todo(resp, case, model, gold, review))
+        todo.append(_Todo(resp, case, model, gold, review, [g.id for g in ours]))
 
-    cache: dict = {}
-    first = [(item, _grade_one(item, k, th, None, terminology, cache)) for item in todo]
-    similarity = None
-    if embeddings and any(_needs_embedding(res) for _, res in first):
+    cache = cache if cache is not None else GradeCache()
+    judge_backend = Judge(judge_config) if judge_config else None
+    size = batch_size or max(1, len(todo))
+    try:
+        for start in range(0, len(todo), size):
+            batch = todo[start : start + size]
+            _grade_batch(session, batch, summary, cache, embeddings, k, th, terminology, judge_backend)
+            if batch_size:
+                session.commit()
+    finally:
+        if judge_backend is not None:
+            judge_backend.close()
+    session.flush()
+    return summary
+
+
+def _grade_batch(
+    session: Session,
+    batch: list[_Todo],
+    summary: GradingSummary,
+    cache: GradeCache,
+    embeddings: bool,
+    k: int,
+    th: Thresholds,
+    terminology: bool,
+    judge_backend: Judge | None,
+) -> None:
+    """Grade one batch and write it: delete each response's earlier grades of ours, add the new ones."""
+    first = [(item, _grade_one(item, k, th, None, terminology, cache.matches)) for item in batch]
+    needs = embeddings and any(_needs_embedding(res) for _, res in first)
+    if needs and cache.names is None:
         from pipeline.accuracy._embed import NameEmbedder
 
-        similarity = NameEmbedder()
+        cache.names = NameEmbedder()
+    similarity = cache.names if needs else None
+    if similarity is not None:
         names: set[str] = set()
         for item, res in first:
             if _needs_embedding(res):
@@ -183,23 +267,20 @@ def grade_study(
                 for d in _diagnoses(item.resp, k):
                     names.update(name_variants(d, item=True))
         similarity.prime(names)  # each distinct name encoded once, in batches
-    judge_backend = Judge(judge_config) if judge_config else None
-    try:
-        for item, res in first:
-            if similarity is not None and _needs_embedding(res):
-                res = _grade_one(item, k, th, similarity, terminology, cache)
-            if judge_backend is not None and res.correct is not True and (item.resp.answer or "").strip():
-                res = _judged(judge_backend, item, res, k)
-            if item.review is not None:
-                res = _for_review(res, item.review, item.case)
-                summary.review += 1
-            session.add(_grade_row(item, res, k, th, embedded=similarity is not None, terminology=terminology))
-            summary.add(item.model.name, res)
-    finally:
-        if judge_backend is not None:
-            judge_backend.close()
+    replaced = [gid for item in batch for gid in item.replaced]
+    for i in range(0, len(replaced), 500):
+        session.exec(delete(Grade).where(col(Grade.id).in_(replaced[i : i + 500])))
+    for item, res in first:
+        if similarity is not None and _needs_embedding(res):
+            res = _grade_one(item, k, th, similarity, terminology, cache.matches)
+        if judge_backend is not None and res.correct is not True and (item.resp.answer or "").strip():
+            res = _judged(judge_backend, item, res, k)
+        if item.review is not None:
+            res = _for_review(res, item.review, item.case)
+            summary.review += 1
+        session.add(_grade_row(item, res, k, th, embedded=similarity is not None, terminology=terminology))
+        summary.add(item.model.name, res)
     session.flush()
-    return summary
 
 
 def _judged(judge: Judge, item: _Todo, res: MatchResult, k: int) -> MatchResult:
@@ -341,11 +422,61 @@ def effective_correct(session: Session, response_ids: list[int]) -> dict[int, bo
     return out
 
 
+@dataclass(frozen=True)
+class _Named:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class _ResponseKey:
+    id: int
+    repeat: int
+
+
+def _responses(session: Session, ids: list[int]) -> dict[int, Response]:
+    out: dict[int, Response] = {}
+    for start in range(0, len(ids), 500):
+        stmt = select(Response).where(col(Response.id).in_(ids[start : start + 500]))
+        for r in session.exec(stmt.options(defer(Response.trace), defer(Response.raw_output), defer(Response.prompt))):
+            out[r.id] = r
+    return out
+
+
+def _light_rows(
+    session: Session, study_id: int, models: list[str] | None = None
+) -> list[tuple[_ResponseKey, Case, _Named, _Named]]:
+    """_rows for reading grades: the cases (with their JSON attributes) loaded once each, not once per
+    response; the responses, case sets and models as the few columns read."""
+    in_study = select(Response.case_id).join(Model, Model.id == Response.model_id).where(Model.study_id == study_id)
+    cases: dict[int, tuple[Case, _Named]] = {}
+    for case, set_id, set_name in session.exec(
+        select(Case, CaseSet.id, CaseSet.name)
+        .join(CaseSet, CaseSet.id == Case.case_set_id)
+        .where(col(Case.id).in_(in_study.distinct()))
+    ):
+        cases[case.id] = (case, _Named(set_id, set_name))
+    named = {m.id: _Named(m.id, m.name) for m in session.exec(select(Model).where(Model.study_id == study_id))}
+    stmt = (
+        select(Response.id, Response.repeat, Response.case_id, Response.model_id)
+        .join(Model, Model.id == Response.model_id)
+        .where(Model.study_id == study_id)
+        .order_by(Response.id)
+    )
+    if models:
+        stmt = stmt.where(col(Model.name).in_(models))
+    out = []
+    for rid, repeat, case_id, model_id in session.exec(stmt):
+        case, case_set = cases[case_id]
+        out.append((_ResponseKey(rid, repeat), case, case_set, named[model_id]))
+    return out
+
+
 def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
     """One row per response with the grade that counts (a clinician's wins) and the case attributes."""
     study = get_study(session, study_id)
-    rows = _rows(session, study.id)
-    grades = _grades_by_response(session, [r.id for r, *_ in rows])
+    rows = _light_rows(session, study.id)
+    grades = _grade_keys(session, [r.id for r, *_ in rows])  # without the grades' long details
     records = []
     for resp, case, case_set, model in rows:
         g = _effective(grades.get(resp.id, []), case)

@@ -14,6 +14,7 @@ from pipeline.accuracy import (
     MCNEMAR_METHODS,
     PENDING_POLICIES,
     AccuracyReport,
+    GradeCache,
     GradingSummary,
     Thresholds,
     accuracy_report,
@@ -36,6 +37,9 @@ from pipeline.cli._common import (
 )
 from pipeline.errors import DxTraceError
 from pipeline.studies import resolve_study
+
+# Grades committed per transaction: a killed run keeps every finished batch, the next run does the rest.
+GRADE_BATCH = 1000
 
 
 def _model_names(session, study_id: int) -> list[str]:
@@ -75,6 +79,10 @@ def _grade_args(p: argparse.ArgumentParser) -> None:
                    help="embedding cosine at or above which a match counts as correct")  # fmt: skip
     p.add_argument("--embedding-uncertain", type=float, default=th.embedding_uncertain, metavar="S",
                    help="embedding cosine at or above which a match waits for a clinician")  # fmt: skip
+    p.add_argument(
+        "--batch-size", type=int, default=GRADE_BATCH, metavar="N",
+        help="grades committed per transaction: a run stopped midway keeps its finished batches",
+    )  # fmt: skip
     add_progress_argument(p)
 
 
@@ -86,12 +94,15 @@ def grade_cmd(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise DxTraceError(f"thresholds: {exc}") from None
+    if args.batch_size < 1:
+        raise DxTraceError(f"--batch-size must be at least 1, got {args.batch_size}")
     engine = open_db(args)
     with session_scope(engine) as session:
         study = resolve_study(session, args.study)
         # One model at a time, so that the bar can move on a long grading run.
         models = args.model or _model_names(session, study.id)
         summary = None
+        cache = GradeCache()  # one per run: each distinct name is matched and encoded once
         for model in track(args, models, "grading"):
             part = grade_study(
                 session,
@@ -103,6 +114,8 @@ def grade_cmd(args: argparse.Namespace) -> int:
                 models=[model],
                 terminology=not args.no_terminology,
                 judge=False if args.no_judge else None,
+                batch_size=args.batch_size,
+                cache=cache,
             )
             summary = part if summary is None else _merge(summary, part)
         if summary is None:

@@ -14,6 +14,12 @@ NOISE = -1
 # "auto" then draws the PCA map, which is instant, and `--map tsne` still asks for t-SNE.
 TSNE_MAX_POINTS = 3000
 SILHOUETTE_SAMPLE = 3000
+# Above this many traces the clusters are fitted on a random sample of this size and every other trace
+# is assigned to its nearest cluster: k-means on 100,000 traces for each candidate k would take many
+# minutes on two cores, and a sample of thousands already fixes the centres. Smaller studies are
+# clustered whole, exactly as before.
+SAMPLE_ABOVE = 5000
+KEYWORD_SAMPLE = 2000  # texts read for the keywords of a sampled clustering (word counts settle long before)
 
 # Filler of reasoning traces ("Okay, let's see... wait, maybe") that would otherwise top every cluster's keywords.
 # fmt: off
@@ -112,6 +118,66 @@ def fit_clusters(
     return ClusterFit(
         fits[best], best, scores[best], scores, {**params, "k_range": [lo, hi], "chosen_by": "silhouette"}
     )
+
+
+def _minibatch(X: np.ndarray, k: int, seed: int):
+    from sklearn.cluster import MiniBatchKMeans
+
+    return MiniBatchKMeans(n_clusters=k, batch_size=2048, n_init=1, random_state=seed).fit(X)
+
+
+def assign_nearest(X: np.ndarray, sample: np.ndarray, sample_labels: np.ndarray) -> np.ndarray:
+    """Each point's cluster: the sample's own labels for sample points, else the nearest cluster centre (cosine)."""
+    clusters = sorted(set(sample_labels.tolist()) - {NOISE})
+    labels = np.full(len(X), NOISE, dtype=np.int64)
+    if clusters:
+        centres = np.vstack([X[sample[sample_labels == c]].mean(axis=0) for c in clusters])
+        centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+        names = np.asarray(clusters, dtype=np.int64)
+        for i in range(0, len(X), 20_000):  # blocks keep the similarity matrix small
+            labels[i : i + 20_000] = names[np.argmax(X[i : i + 20_000] @ centres.T, axis=1)]
+    labels[sample] = sample_labels
+    return labels
+
+
+def fit_sampled(
+    X: np.ndarray,
+    sample: np.ndarray,
+    method: str = "kmeans",
+    n_clusters: int | None = None,
+    *,
+    k_max: int = 12,
+    min_cluster_size: int | None = None,
+    seed: int = 0,
+) -> ClusterFit:
+    """Clusters fitted on X[sample] (MiniBatchKMeans for k-means; k and the silhouette from the sample),
+    every other point assigned to the nearest cluster centre."""
+    Xs = X[sample]
+    extra = {"sample": len(sample), "assigned": len(X) - len(sample)}
+    if method != "kmeans":
+        fit = fit_clusters(Xs, method, n_clusters, k_max=k_max, min_cluster_size=min_cluster_size, seed=seed)
+        labels = assign_nearest(X, sample, fit.labels)
+        return ClusterFit(labels, fit.n_clusters, fit.silhouette, fit.silhouette_by_k, {**fit.params, **extra})
+    if n_clusters is not None:
+        model = _minibatch(Xs, n_clusters, seed)
+        s = silhouette(Xs, model.labels_.astype(np.int64), seed)
+        labels = model.predict(X).astype(np.int64)
+        return ClusterFit(labels, int(len(np.unique(labels))), s, {}, {"seed": seed, **extra})
+    hi = min(k_max, len(Xs) - 1)
+    lo = min(2, hi)
+    scores: dict[int, float] = {}
+    models = {}
+    for k in range(lo, hi + 1):
+        model = _minibatch(Xs, k, seed)
+        s = silhouette(Xs, model.labels_.astype(np.int64), seed)
+        if s is not None:
+            scores[k], models[k] = s, model
+    if not scores:
+        return ClusterFit(np.zeros(len(X), dtype=np.int64), 1, None, {}, {"seed": seed, **extra})
+    best = max(scores, key=lambda k: (scores[k], -k))  # ties: fewer clusters
+    labels = models[best].predict(X).astype(np.int64)
+    params = {"seed": seed, "k_range": [lo, hi], "chosen_by": "silhouette", "fit": "minibatch-kmeans", **extra}
+    return ClusterFit(labels, best, scores[best], scores, params)
 
 
 def _reduce(X: np.ndarray, dims: int, seed: int) -> np.ndarray:
@@ -239,6 +305,18 @@ def near_duplicates(X: np.ndarray, threshold: float = 0.95) -> np.ndarray:
             out[i] = first[c]
         else:
             first[c] = i
+    return out
+
+
+def near_duplicates_within(X: np.ndarray, labels: np.ndarray, threshold: float = 0.95) -> np.ndarray:
+    """near_duplicates searched inside each cluster only (near duplicates share a cluster): for large studies,
+    where comparing every pair would take minutes."""
+    out = np.full(len(X), -1, dtype=np.int64)
+    for c in sorted(set(labels.tolist())):
+        idx = np.flatnonzero(labels == c)
+        sub = near_duplicates(X[idx], threshold)
+        hit = sub >= 0
+        out[idx[hit]] = idx[sub[hit]]
     return out
 
 

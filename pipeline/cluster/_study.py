@@ -11,12 +11,16 @@ from sqlmodel import Session, select
 
 from db.models import Assignment, Case, ClusterAssignment, Clustering, Model, Response
 from pipeline.cluster._algorithms import (
+    KEYWORD_SAMPLE,
     NOISE,
+    SAMPLE_ABOVE,
     class_tfidf_keywords,
     clean_snippet,
     fit_clusters,
+    fit_sampled,
     map_2d,
     near_duplicates,
+    near_duplicates_within,
     typical_members,
 )
 from pipeline.cluster._embed import check_field, get_study, load_vectors, study_embedding
@@ -78,9 +82,14 @@ def cluster_study(
     n_keywords: int = 10,
     n_typical: int = 5,
     seed: int = 0,
+    sample_above: int = SAMPLE_ABOVE,
 ) -> Clustering:
     """Cluster the study's embedded responses and store the clusters, the 2-D map, keywords,
-    typical traces and near-duplicate flags as a new Clustering. Run embed_responses first."""
+    typical traces and near-duplicate flags as a new Clustering. Run embed_responses first.
+
+    Above sample_above traces the clusters are fitted on a random sample of that many (fit_sampled),
+    the rest assigned to the nearest centre; keywords and the suggestion test then read that sample,
+    and near duplicates are searched within each cluster."""
     check_field(field)
     get_study(session, study_id)
     if method not in METHODS:
@@ -103,18 +112,32 @@ def cluster_study(
     from pipeline.cluster._embed import study_texts
 
     n_missing = len(study_texts(session, study_id, field)) - len(ids)
+    if sample_above < 3:
+        raise DxTraceError(f"sample_above must be at least 3, got {sample_above}")
+    sampled = len(ids) > sample_above
+    # Sample indices in id order, so a rerun with the same seed gives the same sample.
+    part = np.sort(np.random.default_rng(seed).choice(len(ids), sample_above, replace=False)) if sampled else None
     try:
-        fit = fit_clusters(X, method, n_clusters, k_max=k_max, min_cluster_size=min_cluster_size, seed=seed)
+        if sampled:
+            fit = fit_sampled(X, part, method, n_clusters, k_max=k_max, min_cluster_size=min_cluster_size, seed=seed)
+        else:
+            fit = fit_clusters(X, method, n_clusters, k_max=k_max, min_cluster_size=min_cluster_size, seed=seed)
     except ValueError as exc:
         raise DxTraceError(str(exc)) from None
     labels = fit.labels
     coords, used_map = map_2d(X, map_method, seed)
     dist, typical = typical_members(X, labels, n_typical)
-    keywords = class_tfidf_keywords([texts[int(r)] for r in ids], labels, n_keywords)
-    dup = near_duplicates(X, duplicate_threshold)
+    read = part if sampled else np.arange(len(ids))
+    words = (
+        np.sort(np.random.default_rng(seed).choice(part, KEYWORD_SAMPLE, replace=False))
+        if (sampled and len(part) > KEYWORD_SAMPLE)
+        else read
+    )
+    keywords = class_tfidf_keywords([texts[int(ids[i])] for i in words], labels[words], n_keywords)
+    dup = near_duplicates_within(X, labels, duplicate_threshold) if sampled else near_duplicates(X, duplicate_threshold)
     correct = _correctness(session, study_id)
     human = human_labels(session, study_id)
-    evaluation = evaluate(X, labels, [human.get(int(r)) for r in ids])
+    evaluation = evaluate(X[read], labels[read], [human.get(int(ids[i])) for i in read])
 
     clusters: dict[str, dict] = {}
     for c in sorted(set(labels.tolist())):
@@ -141,6 +164,7 @@ def cluster_study(
             "duplicate_threshold": duplicate_threshold,
             "n_keywords": n_keywords,
             "n_typical": n_typical,
+            "sample_above": sample_above,
         },
         summary={
             "clusters": clusters,
