@@ -134,6 +134,7 @@ def test_answer_only_item_asks_for_no_error_modes(served, browser, size):
     # no error mode, no step, no severity: nothing about reasoning is asked
     assert page.locator('[class*="st-key-lbl_mode_"]').count() == 0
     assert page.get_by_role("button", name="Save & next").count() == 0
+    assert page.locator(".st-key-task_instruction").count() == 0  # it asks to judge a trace: none here
     for widget in ("lbl_first_step", "lbl_severity", "lbl_confidence"):
         assert page.locator(f".st-key-{widget}").count() == 0
     note = "Only an answer: is 'IHD' the gold in other words?"
