@@ -95,10 +95,13 @@ def render(ctx: ViewContext) -> None:
     cols[2].metric("Adjudicated", counts.get("adjudicated", 0))
     cols[3].metric("Waiting", len(waiting))
     _no_error_grades(ctx)
+    move_on = st.session_state.pop("adj_move_on", False)
     if not queue:
         st.info("Nothing waiting for adjudication. Press 'Settle agreements' after annotators have labelled items.")
         return
 
+    if move_on:  # set, not only forgotten: a browser keeps showing the decided response unless told the new one
+        st.session_state["adj_pick"] = queue[0].response_id
     picked = st.selectbox(
         "Response", [d.response_id for d in queue], format_func=lambda r: queue_label(_by_id(queue, r)), key="adj_pick"
     )
@@ -175,7 +178,7 @@ def render(ctx: ViewContext) -> None:
         # The counters and the queue are read again, and the next response is shown.
         labels = ", ".join(names.get(c, c) for c in final.error_modes)
         st.session_state["adj_notice"] = f"Response {final.response_id}: {labels}"
-        st.session_state.pop("adj_pick", None)
+        st.session_state["adj_move_on"] = True
         st.rerun()
 
 

@@ -364,7 +364,8 @@ def render(ctx: ViewContext) -> None:
     _clock(item.response_id)
     status = {"done": "labelled", "flagged": "flagged for discussion", "skipped": "skipped", "pending": "to do"}
     st.markdown(f"#### Item {item.position} of {mine.assigned} · {status.get(item.status, item.status)}")
-    show_task_instruction(codebook)
+    if item.steps:  # the instruction asks to judge a trace: an answer-only item has none
+        show_task_instruction(codebook)
 
     with _ui.session(ctx.engine) as s:
         on_screen = signals_on_screen(s, ctx.study_id, item.response_id)
