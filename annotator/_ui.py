@@ -56,6 +56,22 @@ def show_text(text: str | None, *, empty: str = "(empty)") -> None:
     st.text(clean(text) if text and text.strip() else empty)
 
 
+def show_text_hits(text: str, spans: list[tuple[int, int]]) -> None:
+    """Untrusted text as plain text with the given [start, end) spans highlighted (search hits): every
+    character is escaped, only the <mark> tags are ours."""
+    import html as _html
+
+    text = clean(text)
+    parts, pos = [], 0
+    for a, b in spans:
+        if a < pos or b > len(text):
+            continue  # cleaning changed the text's length: highlight only what still lines up
+        parts += [_html.escape(text[pos:a]), f"<mark class='dx-hit'>{_html.escape(text[a:b])}</mark>"]
+        pos = b
+    parts.append(_html.escape(text[pos:]))
+    st.html(f"<div class='dx-data-text' style='white-space:pre-wrap'>{''.join(parts)}</div>")
+
+
 def show_markdown(text: str | None, *, empty: str = "(empty)") -> None:
     """Untrusted text with its formatting (bold, lists, headings) but no HTML, links, images or directives."""
     if not text or not text.strip():

@@ -18,6 +18,7 @@ from pipeline.annotation import (
     evidence_key,
     evidence_text_key,
     format_steps,
+    hit_spans,
     mode_key,
     parse_steps,
     step_marks,
@@ -28,7 +29,8 @@ from pipeline.errors import InputError
 # Marked steps get a tinted background (a fixed style of ours, no script).
 HIGHLIGHT_CSS = (
     "<style>[class*='st-key-step_']:has([class*='st-key-evmark_']){background:rgba(255,170,0,.14);border-left:4px solid #e08600;"
-    "padding:.25rem .5rem;border-radius:.25rem}</style>"
+    "padding:.25rem .5rem;border-radius:.25rem}"
+    "mark.dx-hit{background:#ffe066;color:inherit;padding:0 .1em;border-radius:.15em}</style>"
 )
 
 
@@ -99,8 +101,8 @@ def _toggle_first(n: int) -> None:
     st.session_state[FIRST_STEP_KEY] = None if st.session_state.get(FIRST_STEP_KEY) == n else n
 
 
-def show_step(item: Item, n: int, codebook: Codebook) -> None:
-    """Step n of the trace with its mark buttons; highlighted when it is marked."""
+def show_step(item: Item, n: int, codebook: Codebook, query: str = "") -> None:
+    """Step n of the trace with its mark buttons; highlighted when it is marked, its search hits marked."""
     state = st.session_state
     marks = step_marks(state, codebook, n)
     code = current_mark_mode(codebook)
@@ -132,7 +134,11 @@ def show_step(item: Item, n: int, codebook: Codebook) -> None:
             disabled=not markable_modes(codebook),
             width="stretch",
         )
-        _ui.show_text(item.steps[n - 1])
+        spans = hit_spans(item.steps[n - 1], query) if query.strip() else []
+        if spans:
+            _ui.show_text_hits(item.steps[n - 1], spans)
+        else:
+            _ui.show_text(item.steps[n - 1])
 
 
 def highlight_style() -> None:

@@ -221,7 +221,7 @@ def _trace_panel(item: Item, codebook: Codebook, on_screen: SignalsOnScreen) -> 
                 st.markdown("".join(f":orange[◆ {_ui.md_line(m.title)}] " for m in marks))
             for q in {q for m in marks for q in m.step_quotes.get(n, ())}:
                 st.caption(f"◆ “{_ui.md_line(q)}”")
-            show_step(item, n, codebook)
+            show_step(item, n, codebook, query or "")
 
 
 # Neither panel is an st.fragment: a click that arrives while a fragment reruns can be dropped, and a

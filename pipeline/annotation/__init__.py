@@ -150,7 +150,7 @@ from pipeline.annotation._regrade import (
     why_wrong,
 )
 from pipeline.annotation._sessions import SESSION_HOURS, issue_token, person_for_token, revoke_all, revoke_token
-from pipeline.annotation._steps import MAX_STEP_CHARS, n_pages, page_bounds, search_steps, split_steps
+from pipeline.annotation._steps import MAX_STEP_CHARS, hit_spans, n_pages, page_bounds, search_steps, split_steps
 from pipeline.annotation._studies import (
     count_responses,
     get_study,
@@ -318,6 +318,7 @@ __all__ = [
     "responses_with_trace",
     "save_annotation",
     "search_steps",
+    "hit_spans",
     "set_active",
     "set_can_grade",
     "set_password",

@@ -65,6 +65,21 @@ def search_steps(steps: list[str], query: str) -> list[int]:
     return [i for i, step in enumerate(steps, 1) if all(w in step.casefold() for w in words)]
 
 
+def hit_spans(text: str, query: str) -> list[tuple[int, int]]:
+    """[start, end) of every occurrence of each query word in the text (case-insensitive), overlaps merged:
+    what the view highlights in a step that search_steps found."""
+    spans = sorted(
+        (m.start(), m.end()) for w in set(query.split()) for m in re.finditer(re.escape(w), text, re.IGNORECASE)
+    )
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
 def page_bounds(n_steps: int, page: int, per_page: int) -> tuple[int, int]:
     """0-based [start, end) of the steps on a 1-based page, the page clamped into range."""
     n_pages = max(1, -(-n_steps // per_page))

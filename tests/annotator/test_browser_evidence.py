@@ -126,6 +126,28 @@ def test_labels_stay_in_view_while_the_trace_scrolls(served, browser, size):
     page.close()
 
 
+@pytest.mark.parametrize("size", [(1280, 720), (1440, 900)])
+def test_search_hits_are_highlighted_on_every_page_of_matches(served, browser, size):
+    page = new_app_page(browser, viewport={"width": size[0], "height": size[1]})
+    page.goto(served["base"])
+    fill_sign_in(page, "ann1" if size[0] == 1280 else "ann2", PASSWORD)
+    page.get_by_text("Reasoning trace ·").wait_for(timeout=60_000)
+    wait_idle(page)
+    search = page.get_by_label("Search in the trace")
+    search.fill("the")  # in most steps of a long trace: more matches than one page holds
+    search.press("Enter")
+    page.get_by_text("steps match:").first.wait_for(timeout=30_000)
+    wait_idle(page)
+    hits = page.locator("mark.dx-hit")
+    expect(hits.first).to_be_visible()
+    assert {t.casefold() for t in hits.all_inner_texts()} == {"the"}
+    page.locator(".st-key-trace_next button").click()  # the second page of matching steps
+    page.get_by_text("page 2 of").first.wait_for(timeout=30_000)
+    wait_idle(page)
+    expect(page.locator("mark.dx-hit").first).to_be_visible()
+    page.close()
+
+
 def _signed_in(page) -> bool:
     page.get_by_text("Study overview").or_(page.get_by_label("Username")).or_(
         page.get_by_text("Reasoning trace ·")

@@ -10,6 +10,7 @@ from pipeline.annotation import (
     ERROR_MODE_CODES,
     MAX_STEP_CHARS,
     AnnotationInput,
+    hit_spans,
     load_codebook,
     n_pages,
     page_bounds,
@@ -79,6 +80,28 @@ def test_search_and_pages():
     assert page_bounds(51, 3, 25) == (50, 51)
     assert page_bounds(51, 99, 25) == (50, 51)  # clamped
     assert page_bounds(51, 0, 25) == (0, 25)
+
+
+def test_search_hits_are_the_spans_of_every_query_word():
+    text = "Fever and neck stiffness; fever again (FEVER)."
+    assert [text[a:b] for a, b in hit_spans(text, "fever")] == ["Fever", "fever", "FEVER"]
+    assert [text[a:b] for a, b in hit_spans(text, "neck stiff")] == ["neck", "stiff"]
+    assert hit_spans("abcabc", "abc bca") == [(0, 6)]  # overlapping hits merge into one span
+    assert hit_spans(text, "   ") == [] and hit_spans(text, "a.b") == []  # a query is text, not a pattern
+
+
+def test_search_hits_are_drawn_escaped():
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from annotator._ui import show_text_hits
+
+        show_text_hits("<script>alert(1)</script> anaemia <b>x</b>", [(26, 33)])
+
+    at = AppTest.from_function(script).run()
+    body = at.get("html")[0].proto.body
+    assert "<mark class='dx-hit'>anaemia</mark>" in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "<b>" not in body and "<script>" not in body
 
 
 def _problems(labels: AnnotationInput, n_steps: int = 10) -> list[str]:
