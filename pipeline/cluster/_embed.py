@@ -165,17 +165,22 @@ def embed_texts(model: Any, texts: list[str], *, overlap: int = 32, batch_size: 
     return pool_by_owner(vectors, weights, chunked.owner, len(texts)), np.bincount(chunked.owner, minlength=len(texts))
 
 
-def _store(session: Session, backend: EmbeddingBackend, field: str, ids: list[int], replaced: list[int], hashes,
-           embedded: Embedded) -> None:  # fmt: skip
-    key = backend.key
-    for i in range(0, len(replaced), _IN_CHUNK):
+def delete_vectors(session: Session, ids: list[int], key: str, field: str) -> None:
+    """Remove the stored vectors of these responses for one embedding key and field."""
+    for i in range(0, len(ids), _IN_CHUNK):
         session.exec(
             delete(Embedding).where(
-                Embedding.response_id.in_(replaced[i : i + _IN_CHUNK]),
+                Embedding.response_id.in_(ids[i : i + _IN_CHUNK]),
                 Embedding.embedding_model == key,
                 Embedding.field == field,
             )
         )
+
+
+def _store(session: Session, backend: EmbeddingBackend, field: str, ids: list[int], replaced: list[int], hashes,
+           embedded: Embedded) -> None:  # fmt: skip
+    key = backend.key
+    delete_vectors(session, replaced, key, field)
     vectors = embedded.vectors
     session.add_all(
         Embedding(
@@ -197,14 +202,7 @@ def _store(session: Session, backend: EmbeddingBackend, field: str, ids: list[in
 def _store_steps(session: Session, key: str, ids: list[int], steps: list[list[str]], vectors) -> None:
     from pipeline.cluster._late import STEPS, step_rows
 
-    for i in range(0, len(ids), _IN_CHUNK):
-        session.exec(
-            delete(Embedding).where(
-                Embedding.response_id.in_(ids[i : i + _IN_CHUNK]),
-                Embedding.embedding_model == key,
-                Embedding.field == STEPS,
-            )
-        )
+    delete_vectors(session, ids, key, STEPS)
     session.add_all(step_rows(ids, steps, vectors, key))
     session.flush()
 

@@ -14,7 +14,6 @@ import json
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from db.models import Embedding
@@ -48,14 +47,9 @@ def _rows(session: Session, field: str, column, values: list) -> list[Embedding]
 
 
 def _delete(session: Session, field: str, ids: list[int]) -> None:
-    for i in range(0, len(ids), _IN_CHUNK):
-        session.exec(
-            delete(Embedding).where(
-                Embedding.response_id.in_(ids[i : i + _IN_CHUNK]),
-                Embedding.embedding_model == KEY,
-                Embedding.field == field,
-            )
-        )
+    from pipeline.cluster._embed import delete_vectors
+
+    delete_vectors(session, ids, KEY, field)
 
 
 def _row(rid: int, field: str, h: str, v: np.ndarray, n_chunks: int) -> Embedding:
