@@ -28,18 +28,25 @@ def _reports(data: Any, case_set: str) -> tuple[Any, str | None]:
     from pipeline.accuracy import study_accuracy
 
     try:
-        return study_accuracy(data.session, data.study.id, case_set=case_set, correction=CORRECTION), None
+        return (
+            study_accuracy(data.session, data.study.id, case_set=case_set, correction=CORRECTION, grades=data.grades),
+            None,
+        )
     except DxTraceError as exc:
         # A pair that cannot be compared (e.g. its base model is not graded yet) should not hide the accuracy
         # of the models that are.
-        report = study_accuracy(data.session, data.study.id, case_set=case_set, correction=CORRECTION, pairs=())
+        report = study_accuracy(
+            data.session, data.study.id, case_set=case_set, correction=CORRECTION, pairs=(), grades=data.grades
+        )
         return report, str(exc)
 
 
 def _sensitivity(data: Any, case_set: str, policy: str) -> dict[str, Any]:
     from pipeline.accuracy import study_accuracy
 
-    report = study_accuracy(data.session, data.study.id, case_set=case_set, pairs=(), subgroups=(), pending=policy)
+    report = study_accuracy(
+        data.session, data.study.id, case_set=case_set, pairs=(), subgroups=(), pending=policy, grades=data.grades
+    )
     return {r.model: r.accuracy for r in report.models if r.subgroup == OVERALL}
 
 
