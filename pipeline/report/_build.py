@@ -6,6 +6,7 @@ clustering, ...) it says so and how to get it, and the rest of the report is sti
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections import Counter, defaultdict
@@ -858,12 +859,19 @@ def build_report(
         ("exemplars", lambda: _exemplars(data, exemplars)),
     ]
     sections = []
-    for done, (what, build) in enumerate(builders):
-        if on_step:
-            on_step(done, len(builders), f"report: {what}")
-        sections.append(build())
-    # Signals are optional: their section appears once they are computed (python -m pipeline signals).
-    signals = signals_section(session, study.id, study.name, n_boot=n_boot, seed=seed, grades=data.grades)
+    # statsmodels' Holm correction calls gc.collect() for every family of tests; without this each call
+    # would walk every object of the loaded study (seconds each at 100,000 responses). Frozen objects are
+    # still freed when no longer referenced; only cycles among them wait for unfreeze.
+    gc.freeze()
+    try:
+        for done, (what, build) in enumerate(builders):
+            if on_step:
+                on_step(done, len(builders), f"report: {what}")
+            sections.append(build())
+        # Signals are optional: their section appears once they are computed (python -m pipeline signals).
+        signals = signals_section(session, study.id, study.name, n_boot=n_boot, seed=seed, grades=data.grades)
+    finally:
+        gc.unfreeze()
     if signals.available:
         sections.insert(-1, signals)
     summary = []
