@@ -299,11 +299,29 @@ def _frame_table(frame: pd.DataFrame, caption: str, id: str) -> Table:
     return Table([str(c) for c in frame.columns], rows, caption, id, data=frame)
 
 
+def _has_reference(data: Any) -> bool:
+    """Whether the study has a reference report_grade_check can use: a clinician's grade or an imported label."""
+    from sqlmodel import or_, select
+
+    from db.models import Grade, Response, Run
+
+    found = data.session.exec(
+        select(Grade.id)
+        .join(Response, Response.id == Grade.response_id)
+        .join(Run, Run.id == Response.run_id)
+        .where(Run.study_id == data.study.id, or_(Grade.status == "clinician", Grade.method == "imported"))
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def grader_validation(data: Any) -> list:
     """The grade-check against the study's reference labels (imported judge or clinicians), when it has any:
     a reader sees how far the automatic grades behind every figure above agree with an independent reference."""
     from pipeline.accuracy import report_grade_check
 
+    if not _has_reference(data):
+        return []  # what report_grade_check finds then, without reading every grade of a large study
     check = report_grade_check(data.session, data.study.id)
     if check is None:
         return []
