@@ -133,3 +133,22 @@ def test_report_markdown_is_the_same_on_every_database(labelled, tmp_path):
     for model, n in expected.items():
         assert int(got.loc[model, "with_trace"]) == int(n)
     assert int(got.loc["All models", "with_trace"]) == int(expected.sum()) > 0
+
+
+def test_grader_validation_looks_for_a_reference_first(labelled):
+    from pipeline.accuracy import report_grade_check
+    from pipeline.annotation import get_study
+    from pipeline.report._accuracy import _has_reference, grader_validation
+
+    engine, study_id = labelled
+    with session_scope(engine) as s:
+        data = _Study(s, get_study(s, study_id))
+        # build_labelled_study has imported reference labels and clinicians' grades
+        assert _has_reference(data) and report_grade_check(s, study_id) is not None
+        assert grader_validation(data)
+        for g in s.exec(select(Grade)):
+            if g.status == "clinician" or g.method == "imported":
+                s.delete(g)
+        s.flush()
+        assert not _has_reference(data)
+        assert report_grade_check(s, study_id) is None and grader_validation(data) == []
