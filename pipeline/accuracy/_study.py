@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import pandas as pd
 from sqlmodel import Session, select
 
 from db.models import Case, CaseSet, Model, Response, Run
@@ -35,6 +36,7 @@ def study_accuracy(
     difference: str = "newcombe",
     pending: str = "exclude",
     case_set: str | None = None,
+    grades: pd.DataFrame | None = None,
 ) -> AccuracyReport:
     """Accuracy per model and McNemar per pair of a study, from its effective grades.
 
@@ -43,9 +45,11 @@ def study_accuracy(
     case_set: only the responses on that case set. A study over several case sets is best read one
     case set at a time (study_accuracy_by_case_set): a model's accuracy over two different sets of
     cases mixes two different difficulties.
+    grades: the study's effective_grades frame when the caller already has it (a report reads it once for
+    every table instead of once per table); it is not modified.
     """
     study = get_study(session, study_id)
-    frame = effective_grades(session, study.id)
+    frame = effective_grades(session, study.id) if grades is None else grades
     if frame.empty:
         raise DxTraceError(f"study {study.name!r} has no responses yet")
     if case_set is not None:

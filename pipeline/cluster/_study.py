@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 import numpy as np
@@ -231,41 +232,71 @@ def evaluate_clustering(session: Session, clustering_id: int, *, k: int = 5) -> 
     return evaluate(X, clusters, [human.get(int(r)) for r in ids], k=k)
 
 
-def cluster_overview(session: Session, clustering_id: int, *, snippet_chars: int = 240) -> ClusterOverview:
-    """A stored clustering with its clusters, one row per response for the map, and the evaluation."""
+def cluster_overview(
+    session: Session,
+    clustering_id: int,
+    *,
+    snippet_chars: int = 240,
+    snippet_ids: Collection[int] | None = None,
+    correct: Mapping[int, bool | None] | None = None,
+) -> ClusterOverview:
+    """A stored clustering with its clusters, one row per response for the map, and the evaluation.
+
+    snippet_ids: read the text snippet of these responses only (the others get ""); None reads every one,
+    which at 100,000 traces is most of the time and memory. correct: each response's effective correctness
+    when the caller already has it (the report reads the effective grades once)."""
     import pandas as pd
 
     clustering = _get_clustering(session, clustering_id)
-    rows = session.exec(select(ClusterAssignment).where(ClusterAssignment.clustering_id == clustering_id)).all()
-    ids = [a.response_id for a in rows]
-    meta = _meta(session, ids)
-    correct = _correctness(session, clustering.study_id)
+    # One query for the placement and the response's case and model (not one per chunk of ids).
+    rows = session.exec(
+        select(
+            ClusterAssignment.response_id,
+            ClusterAssignment.cluster,
+            ClusterAssignment.x,
+            ClusterAssignment.y,
+            ClusterAssignment.distance,
+            ClusterAssignment.near_duplicate_of,
+            Response.case_id,
+            Case.case_key,
+            Case.specialty,
+            Case.incidence,
+            Model.name,
+        )
+        .join(Response, Response.id == ClusterAssignment.response_id, isouter=True)
+        .join(Case, Case.id == Response.case_id, isouter=True)
+        .join(Model, Model.id == Response.model_id, isouter=True)
+        .where(ClusterAssignment.clustering_id == clustering_id)
+        .order_by(ClusterAssignment.id)
+    ).all()
+    if correct is None:
+        correct = _correctness(session, clustering.study_id)
     human = human_labels(session, clustering.study_id)
     column = Response.trace if clustering.field == "trace" else Response.answer
+    wanted = [r[0] for r in rows] if snippet_ids is None else sorted(set(snippet_ids))
     texts: dict[int, str] = {}
-    for i in range(0, len(ids), _IN_CHUNK):
-        texts.update(session.exec(select(Response.id, column).where(Response.id.in_(ids[i : i + _IN_CHUNK]))).all())
+    for i in range(0, len(wanted), _IN_CHUNK):
+        texts.update(session.exec(select(Response.id, column).where(Response.id.in_(wanted[i : i + _IN_CHUNK]))).all())
     records = []
-    for a in rows:
-        m = meta.get(a.response_id, {})
-        ok = correct.get(a.response_id)
+    for rid, cluster, x, y, distance, duplicate_of, case_id, case_key, specialty, incidence, model in rows:
+        ok = correct.get(rid)
         records.append(
             {
-                "response_id": a.response_id,
-                "cluster": a.cluster,
-                "x": a.x,
-                "y": a.y,
-                "distance": a.distance,
-                "near_duplicate_of": a.near_duplicate_of,
-                "model": m.get("model"),
-                "case_id": m.get("case_id"),
-                "case_key": m.get("case_key"),
-                "specialty": m.get("specialty"),
-                "incidence": m.get("incidence"),
+                "response_id": rid,
+                "cluster": cluster,
+                "x": x,
+                "y": y,
+                "distance": distance,
+                "near_duplicate_of": duplicate_of,
+                "model": model,
+                "case_id": case_id,
+                "case_key": case_key,
+                "specialty": specialty,
+                "incidence": incidence,
                 "correct": ok,
                 "correctness": "correct" if ok else ("incorrect" if ok is False else "ungraded"),
-                "human_label": label_name(human.get(a.response_id)),
-                "snippet": clean_snippet(texts.get(a.response_id) or "", snippet_chars),
+                "human_label": label_name(human.get(rid)),
+                "snippet": clean_snippet(texts.get(rid) or "", snippet_chars),
             }
         )
     columns = ["response_id", "cluster", "x", "y", "distance", "near_duplicate_of", "model", "case_id", "case_key",

@@ -28,18 +28,25 @@ def _reports(data: Any, case_set: str) -> tuple[Any, str | None]:
     from pipeline.accuracy import study_accuracy
 
     try:
-        return study_accuracy(data.session, data.study.id, case_set=case_set, correction=CORRECTION), None
+        return (
+            study_accuracy(data.session, data.study.id, case_set=case_set, correction=CORRECTION, grades=data.grades),
+            None,
+        )
     except DxTraceError as exc:
         # A pair that cannot be compared (e.g. its base model is not graded yet) should not hide the accuracy
         # of the models that are.
-        report = study_accuracy(data.session, data.study.id, case_set=case_set, correction=CORRECTION, pairs=())
+        report = study_accuracy(
+            data.session, data.study.id, case_set=case_set, correction=CORRECTION, pairs=(), grades=data.grades
+        )
         return report, str(exc)
 
 
 def _sensitivity(data: Any, case_set: str, policy: str) -> dict[str, Any]:
     from pipeline.accuracy import study_accuracy
 
-    report = study_accuracy(data.session, data.study.id, case_set=case_set, pairs=(), subgroups=(), pending=policy)
+    report = study_accuracy(
+        data.session, data.study.id, case_set=case_set, pairs=(), subgroups=(), pending=policy, grades=data.grades
+    )
     return {r.model: r.accuracy for r in report.models if r.subgroup == OVERALL}
 
 
@@ -292,11 +299,29 @@ def _frame_table(frame: pd.DataFrame, caption: str, id: str) -> Table:
     return Table([str(c) for c in frame.columns], rows, caption, id, data=frame)
 
 
+def _has_reference(data: Any) -> bool:
+    """Whether the study has a reference report_grade_check can use: a clinician's grade or an imported label."""
+    from sqlmodel import or_, select
+
+    from db.models import Grade, Response, Run
+
+    found = data.session.exec(
+        select(Grade.id)
+        .join(Response, Response.id == Grade.response_id)
+        .join(Run, Run.id == Response.run_id)
+        .where(Run.study_id == data.study.id, or_(Grade.status == "clinician", Grade.method == "imported"))
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def grader_validation(data: Any) -> list:
     """The grade-check against the study's reference labels (imported judge or clinicians), when it has any:
     a reader sees how far the automatic grades behind every figure above agree with an independent reference."""
     from pipeline.accuracy import report_grade_check
 
+    if not _has_reference(data):
+        return []  # what report_grade_check finds then, without reading every grade of a large study
     check = report_grade_check(data.session, data.study.id)
     if check is None:
         return []

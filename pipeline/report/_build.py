@@ -6,13 +6,16 @@ clustering, ...) it says so and how to get it, and the rest of the report is sti
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pandas as pd
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 import pipeline
@@ -86,6 +89,49 @@ def _level_order(values, subgroup: str) -> list:
     return sorted(present)
 
 
+@dataclass(frozen=True, slots=True)
+class _Response:
+    """What the report needs of every response; the texts are read only for the responses it shows."""
+
+    id: int
+    model_id: int
+    case_id: int
+    has_trace: bool  # a trace that is not blank
+
+
+_TRACE_HEAD = 256
+
+
+def _light_responses(session: Session, study_id: int) -> dict[int, _Response]:
+    """The study's responses without their texts: a 100,000-response study's traces do not fit in memory well.
+
+    Whether a trace is blank is decided from its first characters and its length; only a trace whose first
+    characters are all white space and that is longer than them is read whole (rare)."""
+    rows = session.exec(
+        select(
+            Response.id,
+            Response.model_id,
+            Response.case_id,
+            func.length(Response.trace),
+            func.substr(Response.trace, 1, _TRACE_HEAD),
+        )
+        .join(Run, Response.run_id == Run.id)
+        .where(Run.study_id == study_id)
+        .order_by(Response.id)
+    ).all()
+    out: dict[int, _Response] = {}
+    unsure: list[int] = []
+    for rid, model_id, case_id, length, head in rows:
+        blank = not (head or "").strip()
+        if blank and (length or 0) > _TRACE_HEAD:
+            unsure.append(rid)
+        out[rid] = _Response(rid, model_id, case_id, not blank)
+    for rid in unsure:
+        trace = session.exec(select(Response.trace).where(Response.id == rid)).one()
+        out[rid] = replace(out[rid], has_trace=bool(trace and trace.strip()))
+    return out
+
+
 class _Study:
     """Everything the sections read, loaded once."""
 
@@ -96,14 +142,9 @@ class _Study:
         self.runs = list(session.exec(select(Run).where(Run.study_id == study.id).order_by(Run.id)))
         set_ids = {r.case_set_id for r in self.runs}
         self.case_sets = {c.id: c for c in session.exec(select(CaseSet).where(CaseSet.id.in_(set_ids)))}
-        rows = session.exec(
-            select(Response, Case)
-            .join(Run, Response.run_id == Run.id)
-            .join(Case, Response.case_id == Case.id)
-            .where(Run.study_id == study.id)
-        ).all()
-        self.responses = {r.id: r for r, _ in rows}
-        self.cases = {c.id: c for _, c in rows}
+        self.responses = _light_responses(session, study.id)
+        case_ids = select(Response.case_id).join(Run, Response.run_id == Run.id).where(Run.study_id == study.id)
+        self.cases = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(case_ids.distinct())))}
         self.codebook = session.get(CodebookVersion, study.codebook_version_id) if study.codebook_version_id else None
         finals = list(session.exec(select(FinalLabel).where(FinalLabel.study_id == study.id)))
         self.finals = {f.response_id: f for f in finals if f.response_id in self.responses}
@@ -119,7 +160,15 @@ class _Study:
         self.incorrect = set(int(r) for r in self.grades.loc[wrong, "response_id"])
         self.settled = {rid: f for rid, f in self.finals.items() if rid in self.incorrect}
         self.unsettled_finals = len(self.finals) - len(self.settled)  # final labels on responses not graded incorrect
-        ks = sorted({g.k for g in session.exec(select(Grade).where(Grade.response_id.in_(list(self.responses))))})
+        ks = sorted(
+            session.exec(
+                select(Grade.k)
+                .join(Response, Response.id == Grade.response_id)
+                .join(Run, Run.id == Response.run_id)
+                .where(Run.study_id == study.id)
+                .distinct()
+            ).all()
+        )
         self.k = ks[-1] if ks else 5
         modes = self.codebook.error_modes if self.codebook else []
         self.codes = [m["code"] for m in modes]
@@ -306,7 +355,7 @@ def _flow(data: _Study) -> Section:
             "flow", title, "no responses yet", how=f"python -m pipeline generate --study {data.study.name}"
         )
     labelled = {rid for rid, v in data.annotations.items() if v}
-    with_trace = {rid for rid, r in data.responses.items() if r.trace and r.trace.strip()}
+    with_trace = {rid for rid, r in data.responses.items() if r.has_trace}
     flow = flow_counts(data.grades, with_trace=with_trace, labelled=labelled, settled=data.settled)
     s = Section("flow", title)
     s.add(
@@ -572,7 +621,12 @@ def _clusters(data: _Study) -> Section:
             "the traces have not been clustered",
             how=f"python -m pipeline embed --study {data.study.name} && python -m pipeline cluster --study {data.study.name}",
         )
-    overview = cluster_overview(data.session, clustering.id)
+    correct = {
+        int(rid): (None if pd.isna(ok) else bool(ok))
+        for rid, ok in zip(data.grades["response_id"], data.grades["correct"], strict=True)
+    }
+    # The section shows no trace text (typical responses by model and case), so none is read.
+    overview = cluster_overview(data.session, clustering.id, snippet_ids=(), correct=correct)
     s = Section("clusters", title)
     s.add(
         Paragraph(
@@ -582,9 +636,11 @@ def _clusters(data: _Study) -> Section:
             + f", made {clustering.created_at:%Y-%m-%d}."
         )
     )
-    key_of = {
-        rid: f"{data.model_name(r.model_id)} · {data.cases[r.case_id].case_key}" for rid, r in data.responses.items()
-    }
+
+    def key_of(rid: int) -> str:
+        r = data.responses.get(rid)
+        return f"{data.model_name(r.model_id)} · {data.cases[r.case_id].case_key}" if r else str(rid)
+
     rows = []
     for info in overview.clusters:
         finals = Counter(
@@ -600,7 +656,7 @@ def _clusters(data: _Study) -> Section:
                 _pct(info.correct_rate),
                 ", ".join(f"{m} {n}" for m, n in sorted(info.models.items(), key=lambda x: -x[1])),
                 ", ".join(f"{data.names.get(c, c)} {n}" for c, n in finals.most_common()) or "–",
-                "; ".join(key_of.get(r, str(r)) for r in info.typical[:3]),
+                "; ".join(key_of(r) for r in info.typical[:3]),
             ]
         )
     s.add(
@@ -624,11 +680,12 @@ def _clusters(data: _Study) -> Section:
     if len(points) and points["x"].notna().any():
         points["label"] = points["human_label"].fillna("")
         s.add(Chart("Map of the traces, coloured by cluster", _charts.cluster_map(points), "chart-cluster-map"))
-    counts = []
-    for _, row in overview.points.iterrows():
-        final = data.settled.get(int(row["response_id"]))
-        for c in final.error_modes if final else []:
-            counts.append({"cluster": int(row["cluster"]), "error_mode": c})
+    counts = [
+        {"cluster": int(cluster), "error_mode": c}
+        for rid, cluster in zip(overview.points["response_id"], overview.points["cluster"], strict=True)
+        if int(rid) in data.settled
+        for c in data.settled[int(rid)].error_modes
+    ]
     if counts:
         frame = pd.DataFrame(counts).value_counts().rename("count").reset_index().sort_values(["error_mode", "cluster"])
         s.add(
@@ -652,8 +709,8 @@ def _window(n_steps: int, marked: set[int], first: int | None) -> list[int]:
     return sorted(shown)[:MAX_SHOWN_STEPS]
 
 
-def _exemplar(data: _Study, rid: int, code: str, cited: Counter, steps: list[str]) -> Exemplar:
-    resp = data.responses[rid]
+def _exemplar(data: _Study, resp: Response, code: str, cited: Counter, steps: list[str]) -> Exemplar:
+    rid = resp.id
     case = data.cases[resp.case_id]
     final = data.settled[rid]
     numbers = _window(len(steps), set(cited), final.first_error_step)
@@ -713,7 +770,7 @@ def _exemplars(data: _Study, per_mode: int) -> Section:
     if not data.settled:
         reason = "the settled set is empty: no incorrect response has a final label yet"
         return Section.missing("exemplars", title, reason, how=_settle_hint(data) if data.annotations else None)
-    labelled = [rid for rid, f in data.settled.items() if f.error_modes and (data.responses[rid].trace or "").strip()]
+    labelled = [rid for rid, f in data.settled.items() if f.error_modes and data.responses[rid].has_trace]
     s = Section("exemplars", title)
     s.add(Paragraph(data.settled_statement(), "note"))
     s.add(
@@ -768,8 +825,8 @@ def _exemplars(data: _Study, per_mode: int) -> Section:
             if len(chosen) >= per_mode:
                 break
         for rid, cited in chosen:
-            steps = split_steps(data.responses[rid].trace)
-            s.add(_exemplar(data, rid, code, cited, steps))
+            resp = data.session.get(Response, rid)  # the texts of the shown responses only
+            s.add(_exemplar(data, resp, code, cited, split_steps(resp.trace)))
     return s
 
 
@@ -802,12 +859,19 @@ def build_report(
         ("exemplars", lambda: _exemplars(data, exemplars)),
     ]
     sections = []
-    for done, (what, build) in enumerate(builders):
-        if on_step:
-            on_step(done, len(builders), f"report: {what}")
-        sections.append(build())
-    # Signals are optional: their section appears once they are computed (python -m pipeline signals).
-    signals = signals_section(session, study.id, study.name, n_boot=n_boot, seed=seed)
+    # statsmodels' Holm correction calls gc.collect() for every family of tests; without this each call
+    # would walk every object of the loaded study (seconds each at 100,000 responses). Frozen objects are
+    # still freed when no longer referenced; only cycles among them wait for unfreeze.
+    gc.freeze()
+    try:
+        for done, (what, build) in enumerate(builders):
+            if on_step:
+                on_step(done, len(builders), f"report: {what}")
+            sections.append(build())
+        # Signals are optional: their section appears once they are computed (python -m pipeline signals).
+        signals = signals_section(session, study.id, study.name, n_boot=n_boot, seed=seed, grades=data.grades)
+    finally:
+        gc.unfreeze()
     if signals.available:
         sections.insert(-1, signals)
     summary = []

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from sqlmodel import select
 
-from db.models import Grade
+from db.models import Grade, Response, Run
 
 _TIERS = ("exact", "synonym", "fuzzy", "embedding", "option", "imported", "clinician", "none")
 
@@ -78,18 +78,28 @@ def _runs(data: Any) -> str:
 
 
 def _grading(data: Any) -> str:
-    ids = list(data.responses)
-    if not ids:
+    if not data.responses:
         return ""
-    rows = data.session.exec(select(Grade.k, Grade.grader, Grade.details).where(Grade.response_id.in_(ids))).all()
+    # Aggregated in SQL: the grades' per-diagnosis details are not read, only the two settings the text names.
+    rows = data.session.exec(
+        select(
+            Grade.k,
+            Grade.grader,
+            Grade.details["thresholds"].as_string(),
+            Grade.details["embedding_tier"].as_boolean(),
+        )
+        .join(Response, Response.id == Grade.response_id)
+        .join(Run, Run.id == Response.run_id)
+        .where(Run.study_id == data.study.id)
+        .distinct()
+    ).all()
     if not rows:
         return "The responses are not graded yet."
-    ks = sorted({k for k, _, _ in rows})
-    graders = sorted({g for _, g, _ in rows if g and "/" in g})  # versions, not clinicians' usernames
-    thresholds = {
-        json.dumps((d or {}).get("thresholds"), sort_keys=True) for _, _, d in rows if (d or {}).get("thresholds")
-    }
-    embedded = {(d or {}).get("embedding_tier") for _, _, d in rows if d and "embedding_tier" in d}
+    ks = sorted({k for k, _, _, _ in rows})
+    graders = sorted({g for _, g, _, _ in rows if g and "/" in g})  # versions, not clinicians' usernames
+    settings = (json.loads(t) for t in {t for _, _, t, _ in rows if t})
+    thresholds = {json.dumps(th, sort_keys=True) for th in settings if th}
+    embedded = {e for _, _, _, e in rows if e is not None}
     methods = Counter(data.grades["method"].dropna())
     text = (
         f"A response counted as correct when the gold diagnosis was among its first {_join([str(k) for k in ks])} "

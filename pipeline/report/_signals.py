@@ -27,13 +27,14 @@ def _cell(fired: int, n: int) -> str:
     return f"{fired}/{n} ({p.estimate:.0%}; {p.lower:.0%}–{p.upper:.0%})"
 
 
-def _joined(session: Session, study_id: int) -> pd.DataFrame:
+def _joined(session: Session, study_id: int, grades: pd.DataFrame | None = None) -> pd.DataFrame:
     from pipeline.accuracy import effective_grades
     from pipeline.signals import signals_frame
 
     signals = signals_frame(session, study_id)
-    grades = effective_grades(session, study_id)[["response_id", "model", "model_id", "correct"]]
-    return signals.merge(grades, on="response_id", how="left")
+    if grades is None:
+        grades = effective_grades(session, study_id)
+    return signals.merge(grades[["response_id", "model", "model_id", "correct"]], on="response_id", how="left")
 
 
 def _prevalence_rows(frame: pd.DataFrame, titles: dict[str, str], models: list[str]) -> list[list[str]]:
@@ -49,11 +50,21 @@ def _prevalence_rows(frame: pd.DataFrame, titles: dict[str, str], models: list[s
     return rows
 
 
-def signals_section(session: Session, study_id: int, study_name: str, *, n_boot: int = 2000, seed: int = 0) -> Section:
-    """The section, or a 'not available yet' section saying how to compute the signals."""
+def signals_section(
+    session: Session,
+    study_id: int,
+    study_name: str,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    grades: pd.DataFrame | None = None,
+) -> Section:
+    """The section, or a 'not available yet' section saying how to compute the signals.
+
+    grades: the study's effective_grades frame when the caller already has it (read once per report)."""
     from pipeline.signals import registered, study_validation
 
-    frame = _joined(session, study_id)
+    frame = _joined(session, study_id, grades)
     if frame.empty:
         return Section.missing(SECTION_ID, TITLE, "no signals computed yet", how=HOW.format(study=study_name))
     titles = {s.name: s.title for s in registered()}
