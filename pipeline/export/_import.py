@@ -329,7 +329,9 @@ def _unscrub(value, ids: dict[str, int], names: dict[str, str], codebooks: dict[
     return value
 
 
-def import_export(session: Session, path: Path | str, *, study_name: str | None = None) -> ImportSummary:
+def import_export(
+    session: Session, path: Path | str, *, study_name: str | None = None, chunk: int | None = None
+) -> ImportSummary:
     """Add the study of an export to the database in the caller's transaction.
 
     The study must not exist yet (pass study_name to import under another name). Case sets,
@@ -340,13 +342,15 @@ def import_export(session: Session, path: Path | str, *, study_name: str | None 
     manifest_path, records_path, tmp = _resolve(path)
     try:
         parsed = _read(path, manifest_path, records_path)
-        return _import(session, path, parsed, records_path, study_name)
+        return _import(session, path, parsed, records_path, study_name, chunk or IMPORT_CHUNK)
     finally:
         if tmp:
             tmp.cleanup()
 
 
-def _import(session: Session, path: Path, parsed: _Parsed, records_path: Path, study_name: str | None) -> ImportSummary:
+def _import(
+    session: Session, path: Path, parsed: _Parsed, records_path: Path, study_name: str | None, chunk: int
+) -> ImportSummary:
     manifest = parsed.manifest
     mfile = str(path / MANIFEST_FILE) if path.is_dir() else str(path)
     name = study_name or manifest["study"]["name"]
@@ -533,19 +537,19 @@ def _import(session: Session, path: Path, parsed: _Parsed, records_path: Path, s
 
     ids = _Ids(study.id, run_ids, case_ids, model_ids, annotator_ids, usernames, codebook_ids)
     rfile = _shown(path, records_path)
-    chunk: list[dict] = []
+    batch: list[dict] = []
     with records_path.open("rb") as fh:
         for line, raw in enumerate(fh, 1):
             if not raw.strip():
                 continue
             try:
-                chunk.append(json.loads(raw.decode("utf-8")))
+                batch.append(json.loads(raw.decode("utf-8")))
             except ValueError as exc:  # changed since it was validated
                 raise InputError(Problem(rfile, line, None, f"not valid JSON: {exc}")) from None
-            if len(chunk) >= IMPORT_CHUNK:
-                _insert_chunk(session, chunk, ids, summary)
-                chunk = []
-    _insert_chunk(session, chunk, ids, summary)
+            if len(batch) >= chunk:
+                _insert_chunk(session, batch, ids, summary)
+                batch = []
+    _insert_chunk(session, batch, ids, summary)
     if summary.responses != parsed.n_records:
         raise InputError(Problem(rfile, None, None, "file changed while it was imported"))
     return summary

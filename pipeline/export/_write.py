@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 import pipeline
 from pipeline.errors import DxTraceError
-from pipeline.export._collect import ExportPlan, iter_records, plan_export
+from pipeline.export._collect import CHUNK, ExportPlan, iter_records, plan_export
 from pipeline.export._filters import ExportFilters
 from pipeline.export._format import DEFAULT_FORMATS, FORMATS, MANIFEST_FILE, RECORDS_FILE, TABLES_DIR, ts
 from pipeline.export._hf import CARD_FILE, HfWriter
@@ -65,7 +65,7 @@ def _check_target(out_dir: Path) -> None:
 
 
 def _write_files(
-    session: Session, plan: ExportPlan, staging: Path, formats: tuple[str, ...], writers: list
+    session: Session, plan: ExportPlan, staging: Path, formats: tuple[str, ...], writers: list, chunk: int
 ) -> tuple[list[str], dict[str, int], dict[str, str]]:
     """Stream the records into every requested file, one chunk of responses at a time.
 
@@ -93,7 +93,7 @@ def _write_files(
         writers.append(jsonl)
     digest = hashlib.sha256()
     n_records = 0
-    for records in iter_records(session, plan):
+    for records in iter_records(session, plan, chunk):
         n_records += len(records)
         if jsonl is not None:
             data = "".join(map(record_line, records)).encode("utf-8")
@@ -135,11 +135,13 @@ def export_study(
     adjudication: Iterable[str] | str | None = None,
     annotated_only: bool = False,
     pseudonymise: bool = True,
+    chunk: int = CHUNK,
 ) -> ExportSummary:
     """Write the study's labelled responses to `out_dir` (see docs/export-format.md).
 
     Files appear only when all were written: a failure leaves out_dir as it was.
-    A folder holding an earlier export is replaced.
+    A folder holding an earlier export is replaced. The records are read and written `chunk` responses
+    at a time, so memory does not grow with the study.
     """
     formats = tuple(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -162,7 +164,7 @@ def export_study(
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     writers: list = []
     try:
-        written, rows, digests = _write_files(session, plan, staging, formats, writers)
+        written, rows, digests = _write_files(session, plan, staging, formats, writers, chunk)
         manifest = {
             "format": manifest["format"],
             "format_version": manifest["format_version"],
