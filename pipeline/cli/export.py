@@ -97,10 +97,9 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     "import-export", help="Import an export into this database (all or nothing).", arguments=_import_args, order=81
 )
 def import_cmd(args: argparse.Namespace) -> int:
-    from pipeline.export import import_export, read_export
+    from pipeline.export import import_export
 
-    read_export(args.path)  # validate the whole file before touching the database
-    engine = open_db(args)
+    engine = open_db(args)  # import_export validates the whole export before it writes anything
     with session_scope(engine) as session:
         summary = import_export(session, args.path, study_name=args.study_name)
     console.print(summary.summary())

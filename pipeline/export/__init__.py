@@ -8,12 +8,19 @@ An export is a folder:
     hf/                 on request (--format hf): the tables as a Hugging Face datasets folder + card
 
 Importing it into a fresh database and exporting again gives the same records, so an export
-is also a backup.
+is also a backup. Both directions stream: a study is read and written a chunk of responses at a time.
 """
 
 from __future__ import annotations
 
-from pipeline.export._collect import CollectedExport, collect_export, export_choices
+from pipeline.export._collect import (
+    CollectedExport,
+    ExportPlan,
+    collect_export,
+    export_choices,
+    iter_records,
+    plan_export,
+)
 from pipeline.export._filters import ADJUDICATION, CORRECTNESS, ExportFilters
 from pipeline.export._format import (
     DEFAULT_FORMATS,
@@ -46,6 +53,7 @@ __all__ = [
     "TABLES",
     "TABLES_DIR",
     "CollectedExport",
+    "ExportPlan",
     "ExportFilters",
     "ExportSummary",
     "ImportSummary",
@@ -55,7 +63,9 @@ __all__ = [
     "export_choices",
     "export_study",
     "import_export",
+    "iter_records",
     "manifest_schema",
+    "plan_export",
     "read_export",
     "record_schema",
 ]

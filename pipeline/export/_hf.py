@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline.export._tables import TABLES, write_table
+from pipeline.export._tables import TABLES, TableWriter
 
 HF_DIR = "hf"
 CARD_FILE = f"{HF_DIR}/README.md"
@@ -20,10 +20,8 @@ CARD_FILE = f"{HF_DIR}/README.md"
 
 def _with_case_text(table: pa.Table, records: list[dict]) -> pa.Table:
     """The responses table plus each case's vignette and options (records and table rows are in one order)."""
-    case_of = {r["key"]: r["case"] for r in records}
-    keys = table.column("key").to_pylist()
-    vignettes = pa.array([case_of[k]["vignette"] for k in keys], type=pa.string())
-    options = pa.array([case_of[k].get("options") for k in keys], type=pa.list_(pa.string()))
+    vignettes = pa.array([r["case"]["vignette"] for r in records], type=pa.string())
+    options = pa.array([r["case"].get("options") for r in records], type=pa.list_(pa.string()))
     at = table.column_names.index("gold_diagnosis") if "gold_diagnosis" in table.column_names else table.num_columns
     table = table.add_column(at, "vignette", vignettes)
     return table.add_column(at + 1, "options", options)
@@ -73,16 +71,31 @@ def dataset_card(manifest: dict, rows: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-def write_hf(staging: Path, manifest: dict, records: list[dict], tables: dict[str, pa.Table]) -> dict[str, int]:
-    """Write hf/data/*.parquet and hf/README.md into staging; return {relative path: rows} of the tables."""
-    data = staging / HF_DIR / "data"
-    data.mkdir(parents=True)
-    written: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    for name in TABLES:
-        table = _with_case_text(tables[name], records) if name == "responses" else tables[name]
-        rel = f"{HF_DIR}/data/{name}.parquet"
-        write_table(table, staging / rel, "parquet")
-        written[rel] = counts[name] = table.num_rows
-    (staging / CARD_FILE).write_text(dataset_card(manifest, counts), encoding="utf-8")
-    return written
+class HfWriter:
+    """hf/data/*.parquet written chunk by chunk, and hf/README.md once the row counts are known."""
+
+    def __init__(self, staging: Path, schemas: dict[str, pa.Schema]) -> None:
+        self.staging = staging
+        (staging / HF_DIR / "data").mkdir(parents=True)
+        self.writers: dict[str, TableWriter] = {}
+        for name in TABLES:
+            schema = schemas[name]
+            if name == "responses":
+                schema = _with_case_text(schema.empty_table(), []).schema
+            self.writers[name] = TableWriter(staging / f"{HF_DIR}/data/{name}.parquet", schema, "parquet")
+
+    def write(self, tables: dict[str, pa.Table], records: list[dict]) -> None:
+        for name in TABLES:
+            table = _with_case_text(tables[name], records) if name == "responses" else tables[name]
+            self.writers[name].write(table)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+    def finish(self, manifest: dict) -> dict[str, int]:
+        """Close the tables, write the card; {relative path: rows} of the tables."""
+        self.close()
+        counts = {name: w.rows for name, w in self.writers.items()}
+        (self.staging / CARD_FILE).write_text(dataset_card(manifest, counts), encoding="utf-8")
+        return {f"{HF_DIR}/data/{name}.parquet": n for name, n in counts.items()}

@@ -11,10 +11,14 @@ import json
 import tempfile
 import zipfile
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from jsonschema import Draft202012Validator, FormatChecker
+from pydantic_core import PydanticUndefined
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from db.models import (
@@ -129,8 +133,44 @@ def _resolve(path: Path) -> tuple[Path, Path, tempfile.TemporaryDirectory | None
 
 @dataclass
 class _Parsed:
+    """A validated export: its manifest and what the write pass needs besides the records themselves
+    (which are read again, line by line, so a 100,000-response export is never held in memory)."""
+
     manifest: dict
-    records: list[tuple[int, dict]]  # (line number, record)
+    n_records: int
+    cases: dict[tuple[str, str], tuple[int, dict]]  # (case set, case key) -> (first line, case)
+    runs: dict[tuple[str, str, int], tuple[int, dict]]  # (model, case set, ordinal) -> (first line, run)
+
+
+@cache
+def _fast_record_check():
+    """A compiled validator of the record schema: a quick yes for the (usual) valid record.
+
+    jsonschema stays the judge: a record this one refuses is checked again by jsonschema, whose
+    messages name the field, and is refused only if jsonschema finds a problem too. The schema uses
+    only keywords draft 7 shares with 2020-12, so compiling it as draft 7 keeps their meaning.
+    """
+    import fastjsonschema
+
+    return fastjsonschema.compile({**record_schema(), "$schema": "http://json-schema.org/draft-07/schema#"})
+
+
+def _record_problems(validator: Draft202012Validator, record: object, file: str, line: int) -> list[Problem]:
+    from fastjsonschema import JsonSchemaException
+
+    try:
+        _fast_record_check()(record)
+        return []
+    except JsonSchemaException:
+        return _schema_problems(validator, record, file, line)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_export(path: Path | str) -> _Parsed:
@@ -144,9 +184,13 @@ def read_export(path: Path | str) -> _Parsed:
             tmp.cleanup()
 
 
+def _shown(source: Path, path: Path) -> str:
+    """The file name a problem names: inside a zip, the zip's path and the member's name."""
+    return str(source / path.name) if source.is_file() and zipfile.is_zipfile(source) else str(path)
+
+
 def _read(source: Path, manifest_path: Path, records_path: Path) -> _Parsed:
-    shown = lambda p: str(source / p.name) if source.is_file() and zipfile.is_zipfile(source) else str(p)  # noqa: E731
-    mfile, rfile = shown(manifest_path), shown(records_path)
+    mfile, rfile = _shown(source, manifest_path), _shown(source, records_path)
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -172,7 +216,7 @@ def _read(source: Path, manifest_path: Path, records_path: Path) -> _Parsed:
 
     expected = manifest["files"].get(RECORDS_FILE, {}).get("sha256")
     if expected:
-        actual = hashlib.sha256(records_path.read_bytes()).hexdigest()
+        actual = _file_sha256(records_path)
         if actual != expected:
             raise InputError(
                 Problem(
@@ -190,7 +234,7 @@ def _read(source: Path, manifest_path: Path, records_path: Path) -> _Parsed:
     people = {a["ref"] for a in manifest["annotators"]}
     study_name = manifest["study"]["name"]
     problems = []
-    records: list[tuple[int, dict]] = []
+    n_records = 0
     seen: dict[str, int] = {}
     cases: dict[tuple[str, str], tuple[int, dict]] = {}
     runs: dict[tuple[str, str, int], tuple[int, dict]] = {}
@@ -213,7 +257,7 @@ def _read(source: Path, manifest_path: Path, records_path: Path) -> _Parsed:
             except json.JSONDecodeError as exc:
                 problems.append(Problem(rfile, line, None, f"not valid JSON: {exc.msg} (column {exc.colno})"))
                 continue
-            found = _schema_problems(validator, record, rfile, line)
+            found = _record_problems(validator, record, rfile, line)
             if found:
                 problems.extend(found)
                 continue
@@ -257,15 +301,15 @@ def _read(source: Path, manifest_path: Path, records_path: Path) -> _Parsed:
             if rk in runs and runs[rk][1] != record["run"]:
                 problems.append(Problem(rfile, line, "run", f"run differs from the same run on line {runs[rk][0]}"))
             runs.setdefault(rk, (line, record["run"]))
-            records.append((line, record))
+            n_records += 1
     if problems:
         raise InputError(problems)
     count = manifest["files"].get(RECORDS_FILE, {}).get("rows")
-    if count is not None and count != len(records):
+    if count is not None and count != n_records:
         raise InputError(
-            Problem(rfile, None, None, f"{len(records)} records but study.json says {count}: file is truncated")
+            Problem(rfile, None, None, f"{n_records} records but study.json says {count}: file is truncated")
         )
-    return _Parsed(manifest, records)
+    return _Parsed(manifest, n_records, cases, runs)
 
 
 def _unscrub(value, ids: dict[str, int], names: dict[str, str], codebooks: dict[str, int]):
@@ -287,7 +331,9 @@ def _unscrub(value, ids: dict[str, int], names: dict[str, str], codebooks: dict[
     return value
 
 
-def import_export(session: Session, path: Path | str, *, study_name: str | None = None) -> ImportSummary:
+def import_export(
+    session: Session, path: Path | str, *, study_name: str | None = None, chunk: int | None = None
+) -> ImportSummary:
     """Add the study of an export to the database in the caller's transaction.
 
     The study must not exist yet (pass study_name to import under another name). Case sets,
@@ -295,7 +341,18 @@ def import_export(session: Session, path: Path | str, *, study_name: str | None 
     error when they differ. Annotator refs become accounts that cannot sign in.
     """
     path = Path(path)
-    parsed = read_export(path)
+    manifest_path, records_path, tmp = _resolve(path)
+    try:
+        parsed = _read(path, manifest_path, records_path)
+        return _import(session, path, parsed, records_path, study_name, chunk or IMPORT_CHUNK)
+    finally:
+        if tmp:
+            tmp.cleanup()
+
+
+def _import(
+    session: Session, path: Path, parsed: _Parsed, records_path: Path, study_name: str | None, chunk: int
+) -> ImportSummary:
     manifest = parsed.manifest
     mfile = str(path / MANIFEST_FILE) if path.is_dir() else str(path)
     name = study_name or manifest["study"]["name"]
@@ -349,11 +406,7 @@ def import_export(session: Session, path: Path | str, *, study_name: str | None 
     existing = {
         (c.case_set_id, c.case_key): c for c in session.exec(select(Case).where(Case.case_set_id.in_(set_ids.values())))
     }
-    for line, record in parsed.records:
-        case = record["case"]
-        ck = (case["case_set"], case["case_key"])
-        if ck in case_ids:
-            continue
+    for ck, (line, case) in parsed.cases.items():
         row = existing.get((set_ids[ck[0]], ck[1]))
         if row is not None:
             if case.get("content_hash") and row.content_hash != case["content_hash"]:
@@ -461,14 +514,9 @@ def import_export(session: Session, path: Path | str, *, study_name: str | None 
             session.get(Model, model_ids[entry["name"]]).paired_model_id = model_ids[entry["paired_model"]]
 
     # Runs in ordinal order, so a re-export numbers them the same way.
-    run_specs: dict[tuple[str, str, int], dict] = {}
-    for _line, record in parsed.records:
-        run_specs.setdefault(
-            (record["model"]["name"], record["case"]["case_set"], record["run"]["ordinal"]), record["run"]
-        )
     run_ids: dict[tuple[str, str, int], int] = {}
-    for key in sorted(run_specs, key=lambda k: (k[0], k[1], k[2])):
-        spec = run_specs[key]
+    for key in sorted(parsed.runs):
+        spec = parsed.runs[key][1]
         run = Run(
             study_id=study.id,
             model_id=model_ids[key[0]],
@@ -489,12 +537,108 @@ def import_export(session: Session, path: Path | str, *, study_name: str | None 
         session.flush()
         run_ids[key] = run.id
 
-    for _line, record in parsed.records:
+    ids = _Ids(study.id, run_ids, case_ids, model_ids, annotator_ids, usernames, codebook_ids)
+    rfile = _shown(path, records_path)
+    batch: list[dict] = []
+    with records_path.open("rb") as fh:
+        for line, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                batch.append(json.loads(raw.decode("utf-8")))
+            except ValueError as exc:  # changed since it was validated
+                raise InputError(Problem(rfile, line, None, f"not valid JSON: {exc}")) from None
+            if len(batch) >= chunk:
+                _insert_chunk(session, batch, ids, summary)
+                batch = []
+    _insert_chunk(session, batch, ids, summary)
+    if summary.responses != parsed.n_records:
+        raise InputError(Problem(rfile, None, None, "file changed while it was imported"))
+    return summary
+
+
+IMPORT_CHUNK = 1_000  # records per bulk insert
+
+
+@dataclass
+class _Ids:
+    """This database's ids for the names and refs of an export."""
+
+    study: int
+    runs: dict[tuple[str, str, int], int]
+    cases: dict[tuple[str, str], int]
+    models: dict[str, int]
+    annotators: dict[str, int]
+    usernames: dict[str, str]
+    codebooks: dict[str, int]
+
+    def person(self, ref: str | None) -> int | None:
+        return None if ref is None else self.annotators[ref]
+
+
+class _New(dict):
+    """The given column values of a row to insert; `_row` adds the model's defaults for the others.
+
+    Plain dicts, not table objects: building 100,000s of SQLModel objects was most of an import's time.
+    """
+
+    def __init__(self, model, **values) -> None:
+        super().__init__(values)
+        self.model = model
+
+
+@cache
+def _defaults(model) -> tuple[tuple[str, Callable[[], object]], ...]:
+    """(column, default maker) of every column but the id, as the model's fields define them."""
+    out = []
+    for column in model.__table__.columns:
+        if column.primary_key and column.key == "id":
+            continue
+        info = model.model_fields.get(column.key)
+        if info is not None and info.default_factory is not None:
+            out.append((column.key, info.default_factory))
+        else:
+            default = None if info is None or info.default is PydanticUndefined else info.default
+            out.append((column.key, lambda d=default: d))
+    return tuple(out)
+
+
+def _row(obj: _New) -> dict:
+    """A row's values for every column (defaults applied as the table object would), for a bulk insert."""
+    return {key: obj[key] if key in obj else make() for key, make in _defaults(obj.model)}
+
+
+def _insert(session: Session, model, rows: list[dict], *, ids: bool = False) -> list[int]:
+    """One executemany INSERT (batched by SQLAlchemy's insertmanyvalues); with ids, the new ids in row order."""
+    if not rows:
+        return []
+    table = model.__table__
+    if not ids:
+        session.execute(insert(table), rows)
+        return []
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return [row[0] for row in session.execute(stmt, rows)]
+
+
+def _stamped(obj: _New, entry: dict, stamps: tuple[str, ...]) -> _New:
+    for stamp in stamps:
+        if entry.get(stamp):
+            obj[stamp] = parse_ts(entry[stamp])
+    return obj
+
+
+def _insert_chunk(session: Session, records: list[dict], ids: _Ids, summary: ImportSummary) -> None:
+    """Responses first (their new ids), then everything that hangs on them, each table in one bulk insert."""
+    if not records:
+        return
+    responses = []
+    for record in records:
         case = record["case"]
-        resp = Response(
-            run_id=run_ids[(record["model"]["name"], case["case_set"], record["run"]["ordinal"])],
-            case_id=case_ids[(case["case_set"], case["case_key"])],
-            model_id=model_ids[record["model"]["name"]],
+        resp = _New(
+            Response,
+            run_id=ids.runs[(record["model"]["name"], case["case_set"], record["run"]["ordinal"])],
+            case_id=ids.cases[(case["case_set"], case["case_key"])],
+            model_id=ids.models[record["model"]["name"]],
             repeat=record["repeat"],
             prompt=record["prompt"],
             raw_output=record["raw_output"],
@@ -512,14 +656,16 @@ def import_export(session: Session, path: Path | str, *, study_name: str | None 
             error=record.get("error"),
             extra=record.get("extra"),
         )
-        if record.get("created_at"):
-            resp.created_at = parse_ts(record["created_at"])
-        session.add(resp)
-        session.flush()
-        summary.responses += 1
+        responses.append(_row(_stamped(resp, record, ("created_at",))))
+    response_ids = _insert(session, Response, responses, ids=True)
+    summary.responses += len(response_ids)
+
+    grades, annotations, annotation_entries, assignments, finals, signals = [], [], [], [], [], []
+    for record, response_id in zip(records, response_ids, strict=True):
         for g in record["grades"]:
-            grade = Grade(
-                response_id=resp.id,
+            grade = _New(
+                Grade,
+                response_id=response_id,
                 correct=g["correct"],
                 rank=g.get("rank"),
                 k=g.get("k", 5),
@@ -527,20 +673,18 @@ def import_export(session: Session, path: Path | str, *, study_name: str | None 
                 score=g.get("score"),
                 matched_diagnosis=g.get("matched_diagnosis"),
                 status=g["status"],
-                grader=usernames.get(g.get("grader"), g.get("grader") or "auto"),
-                annotator_id=person(g.get("annotator")),
+                grader=ids.usernames.get(g.get("grader"), g.get("grader") or "auto"),
+                annotator_id=ids.person(g.get("annotator")),
                 details=g.get("details"),
             )
-            if g.get("created_at"):
-                grade.created_at = parse_ts(g["created_at"])
-            session.add(grade)
-            summary.grades += 1
+            grades.append(_row(_stamped(grade, g, ("created_at",))))
         for a in record["annotations"]:
-            ann = Annotation(
-                study_id=study.id,
-                response_id=resp.id,
-                annotator_id=person(a["annotator"]),
-                codebook_version_id=codebook_ids[a["codebook_version"]],
+            ann = _New(
+                Annotation,
+                study_id=ids.study,
+                response_id=response_id,
+                annotator_id=ids.person(a["annotator"]),
+                codebook_version_id=ids.codebooks[a["codebook_version"]],
                 error_modes=a["error_modes"],
                 evidence=a.get("evidence"),
                 other_description=a.get("other_description"),
@@ -555,62 +699,71 @@ def import_export(session: Session, path: Path | str, *, study_name: str | None 
                 signals=a.get("signals"),
                 active_seconds=a.get("active_seconds"),
             )
-            for stamp in ("created_at", "updated_at", "opened_at", "saved_at"):
-                if a.get(stamp):
-                    setattr(ann, stamp, parse_ts(a[stamp]))
-            session.add(ann)
-            session.flush()
-            summary.annotations += 1
-            for ev in a.get("events", []):
-                session.add(
-                    AnnotationEvent(
-                        annotation_id=ann.id,
-                        annotator_id=person(ev["annotator"]),
-                        action=ev["action"],
-                        before=_unscrub(ev.get("before"), annotator_ids, usernames, codebook_ids),
-                        after=_unscrub(ev.get("after"), annotator_ids, usernames, codebook_ids),
-                        at=parse_ts(ev["at"]),
-                    )
-                )
+            annotations.append(_row(_stamped(ann, a, ("created_at", "updated_at", "opened_at", "saved_at"))))
+            annotation_entries.append(a)
         for a in record["assignments"]:
-            row = Assignment(
-                study_id=study.id,
-                response_id=resp.id,
-                annotator_id=person(a["annotator"]),
+            row = _New(
+                Assignment,
+                study_id=ids.study,
+                response_id=response_id,
+                annotator_id=ids.person(a["annotator"]),
                 position=a.get("position", 0),
                 status=a["status"],
             )
-            for stamp in ("created_at", "updated_at"):
-                if a.get(stamp):
-                    setattr(row, stamp, parse_ts(a[stamp]))
-            session.add(row)
+            assignments.append(_row(_stamped(row, a, ("created_at", "updated_at"))))
         final = record["final_label"]
         if final:
-            row = FinalLabel(
-                study_id=study.id,
-                response_id=resp.id,
+            row = _New(
+                FinalLabel,
+                study_id=ids.study,
+                response_id=response_id,
                 error_modes=final["error_modes"],
                 first_error_step=final.get("first_error_step"),
                 method=final["method"],
-                adjudicator_id=person(final.get("adjudicator")),
+                adjudicator_id=ids.person(final.get("adjudicator")),
                 rationale=final.get("rationale"),
-                codebook_version_id=codebook_ids.get(final["codebook_version"])
+                codebook_version_id=ids.codebooks.get(final["codebook_version"])
                 if final.get("codebook_version")
                 else None,
             )
-            for stamp in ("created_at", "updated_at"):
-                if final.get(stamp):
-                    setattr(row, stamp, parse_ts(final[stamp]))
-            session.add(row)
-            summary.final_labels += 1
+            finals.append(_row(_stamped(row, final, ("created_at", "updated_at"))))
         for sig in record.get("signals", []):
             # Kept as exported; "imported" never equals a computed input hash, so `signals` recomputes them.
-            session.add(
-                ErrorSignal(
-                    study_id=study.id, response_id=resp.id, signal=sig["signal"], error_mode=sig["error_mode"],
-                    version=sig.get("version", ""), fired=sig["fired"], score=sig.get("score"), steps=sig["steps"],
-                    evidence=sig["evidence"], summary=sig.get("summary"), input_hash="imported",
+            signals.append(
+                _row(
+                    _New(
+                ErrorSignal,
+                        study_id=ids.study, response_id=response_id, signal=sig["signal"],
+                        error_mode=sig["error_mode"], version=sig.get("version", ""), fired=sig["fired"],
+                        score=sig.get("score"), steps=sig["steps"], evidence=sig["evidence"],
+                        summary=sig.get("summary"), input_hash="imported",
+                    )
                 )
             )  # fmt: skip
-    session.flush()
-    return summary
+    annotation_ids = _insert(session, Annotation, annotations, ids=True)
+    events = [
+        _row(
+            _New(
+                AnnotationEvent,
+                annotation_id=annotation_id,
+                annotator_id=ids.person(ev["annotator"]),
+                action=ev["action"],
+                before=_unscrub(ev.get("before"), ids.annotators, ids.usernames, ids.codebooks),
+                after=_unscrub(ev.get("after"), ids.annotators, ids.usernames, ids.codebooks),
+                at=parse_ts(ev["at"]),
+            )
+        )
+        for a, annotation_id in zip(annotation_entries, annotation_ids, strict=True)
+        for ev in a.get("events", [])
+    ]
+    for model, rows in (
+        (Grade, grades),
+        (AnnotationEvent, events),
+        (Assignment, assignments),
+        (FinalLabel, finals),
+        (ErrorSignal, signals),
+    ):
+        _insert(session, model, rows)
+    summary.grades += len(grades)
+    summary.annotations += len(annotations)
+    summary.final_labels += len(finals)

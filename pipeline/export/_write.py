@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -18,11 +19,11 @@ from sqlmodel import Session
 
 import pipeline
 from pipeline.errors import DxTraceError
-from pipeline.export._collect import collect_export
+from pipeline.export._collect import CHUNK, ExportPlan, iter_records, plan_export
 from pipeline.export._filters import ExportFilters
 from pipeline.export._format import DEFAULT_FORMATS, FORMATS, MANIFEST_FILE, RECORDS_FILE, TABLES_DIR, ts
-from pipeline.export._hf import CARD_FILE, write_hf
-from pipeline.export._tables import TABLES, build_tables, write_table
+from pipeline.export._hf import CARD_FILE, HfWriter
+from pipeline.export._tables import TABLES, TableWriter, schema_of, table_columns, tables_of
 
 
 @dataclass
@@ -63,6 +64,64 @@ def _check_target(out_dir: Path) -> None:
         raise DxTraceError(f"{out_dir}: folder is not empty and holds no DxTrace export; choose an empty folder")
 
 
+def _write_files(
+    session: Session, plan: ExportPlan, staging: Path, formats: tuple[str, ...], writers: list, chunk: int
+) -> tuple[list[str], dict[str, int], dict[str, str]]:
+    """Stream the records into every requested file, one chunk of responses at a time.
+
+    Returns the files written (relative), their row counts and the digests known without rereading.
+    `writers` collects open writers so the caller can close them if this fails.
+    """
+    table_formats = [f for f in formats if f in ("csv", "parquet")]
+    columns = table_columns(plan.codes, plan.signals)
+    schemas = {name: schema_of(columns[name]) for name in TABLES}
+    written: list[str] = []
+    tables: dict[str, TableWriter] = {}
+    if table_formats:
+        (staging / TABLES_DIR).mkdir()
+        for name in TABLES:
+            for fmt in table_formats:
+                rel = f"{TABLES_DIR}/{name}.{fmt}"
+                tables[rel] = TableWriter(staging / rel, schemas[name], fmt)
+                writers.append(tables[rel])
+                written.append(rel)
+    hf = HfWriter(staging, schemas) if "hf" in formats else None
+    if hf is not None:
+        writers.append(hf)
+    jsonl = (staging / RECORDS_FILE).open("wb") if "jsonl" in formats else None
+    if jsonl is not None:
+        writers.append(jsonl)
+    digest = hashlib.sha256()
+    n_records = 0
+    for records in iter_records(session, plan, chunk):
+        n_records += len(records)
+        if jsonl is not None:
+            data = "".join(map(record_line, records)).encode("utf-8")
+            jsonl.write(data)
+            digest.update(data)
+        if tables or hf is not None:
+            chunk = tables_of(columns, records)
+            for rel, writer in tables.items():
+                writer.write(chunk[rel.split("/")[1].rsplit(".", 1)[0]])
+            if hf is not None:
+                hf.write(chunk, records)
+    rows: dict[str, int] = {RECORDS_FILE: n_records}
+    digests: dict[str, str] = {}
+    out: list[str] = []
+    if jsonl is not None:
+        jsonl.close()
+        out.append(RECORDS_FILE)
+        digests[RECORDS_FILE] = digest.hexdigest()
+    if hf is not None:
+        hf_rows = hf.finish(plan.manifest)
+        out += [*hf_rows, CARD_FILE]
+        rows.update(hf_rows)
+    for rel, writer in tables.items():
+        writer.close()
+        rows[rel] = writer.rows
+    return out + written, rows, digests
+
+
 def export_study(
     session: Session,
     study_id: int | str,
@@ -76,11 +135,13 @@ def export_study(
     adjudication: Iterable[str] | str | None = None,
     annotated_only: bool = False,
     pseudonymise: bool = True,
+    chunk: int = CHUNK,
 ) -> ExportSummary:
     """Write the study's labelled responses to `out_dir` (see docs/export-format.md).
 
     Files appear only when all were written: a failure leaves out_dir as it was.
-    A folder holding an earlier export is replaced.
+    A folder holding an earlier export is replaced. The records are read and written `chunk` responses
+    at a time, so memory does not grow with the study.
     """
     formats = tuple(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -96,33 +157,14 @@ def export_study(
         )
     out_dir = Path(out_dir)
     _check_target(out_dir)
-    collected = collect_export(session, study_id, filters, pseudonymise=pseudonymise)
-    manifest, records = collected.manifest, collected.records
+    plan = plan_export(session, study_id, filters, pseudonymise=pseudonymise)
+    manifest = plan.manifest
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    writers: list = []
     try:
-        written: list[str] = []
-        if "jsonl" in formats:
-            with (staging / RECORDS_FILE).open("w", encoding="utf-8", newline="\n") as fh:
-                for record in records:
-                    fh.write(record_line(record))
-            written.append(RECORDS_FILE)
-        table_formats = [f for f in formats if f in ("csv", "parquet")]
-        rows: dict[str, int] = {RECORDS_FILE: len(records)}
-        tables = build_tables(manifest, records) if table_formats or "hf" in formats else {}
-        if "hf" in formats:
-            hf_rows = write_hf(staging, manifest, records, tables)
-            written += [*hf_rows, CARD_FILE]
-            rows.update(hf_rows)
-        if table_formats:
-            (staging / TABLES_DIR).mkdir()
-            for name in TABLES:
-                for fmt in table_formats:
-                    rel = f"{TABLES_DIR}/{name}.{fmt}"
-                    write_table(tables[name], staging / rel, fmt)
-                    written.append(rel)
-                    rows[rel] = tables[name].num_rows
+        written, rows, digests = _write_files(session, plan, staging, formats, writers, chunk)
         manifest = {
             "format": manifest["format"],
             "format_version": manifest["format_version"],
@@ -130,7 +172,10 @@ def export_study(
             "exported_at": ts(datetime.now(UTC)),
             **{k: v for k, v in manifest.items() if k not in ("format", "format_version")},
             "files": {
-                rel: {"sha256": _sha256(staging / rel), **({"rows": rows[rel]} if rel in rows else {})}
+                rel: {
+                    "sha256": digests.get(rel) or _sha256(staging / rel),
+                    **({"rows": rows[rel]} if rel in rows else {}),
+                }
                 for rel in written
             },
         }
@@ -146,6 +191,9 @@ def export_study(
         else:
             os.replace(staging, out_dir)
     except BaseException:
+        for writer in writers:
+            with contextlib.suppress(Exception):
+                writer.close()
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return ExportSummary(
