@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 
@@ -34,6 +37,30 @@ TRACE_STOP_WORDS = frozenset([
 # fmt: on
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def one_thread(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run fn with BLAS and OpenMP limited to one thread.
+
+    The arrays clustered here are small for a thread pool (a k-means step on 5,000 points takes
+    milliseconds), so threads mostly wait on each other; on a busy machine their spinning burns the
+    CPU other work needs. Measured on the shared 2-core machine (docs/benchmarks.md, "Scale"):
+    MiniBatchKMeans for k = 2..12 on 5,000 traces 11 s CPU with two threads, 0.8 s with one; t-SNE
+    of 762 traces 23 s against 2 s, with the same coordinates."""
+
+    @functools.wraps(fn)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        import sklearn.cluster  # noqa: F401  loads the OpenMP and BLAS runtimes, which a limit only reaches once loaded
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return fn(*args, **kwargs)
+
+    return run
+
+
 @dataclass(frozen=True)
 class ClusterFit:
     labels: np.ndarray  # cluster per point; NOISE for HDBSCAN's outliers
@@ -43,17 +70,41 @@ class ClusterFit:
     params: dict = field(default_factory=dict)
 
 
+@one_thread
 def silhouette(X: np.ndarray, labels: np.ndarray, seed: int = 0) -> float | None:
     """Mean cosine silhouette of the clustered points (noise left out); None when undefined."""
-    from sklearn.metrics import silhouette_score
+    return silhouette_scorer(X, seed)(labels)
 
-    keep = labels != NOISE
-    x, lab = X[keep], labels[keep]
-    n_labels = len(np.unique(lab))
-    if n_labels < 2 or n_labels >= len(lab):
-        return None
-    sample = SILHOUETTE_SAMPLE if len(lab) > SILHOUETTE_SAMPLE else None
-    return float(silhouette_score(x, lab, metric="cosine", sample_size=sample, random_state=seed))
+
+def silhouette_scorer(X: np.ndarray, seed: int = 0) -> Callable[[np.ndarray], float | None]:
+    """silhouette(X, labels, seed) as a function of labels, for scoring many clusterings of the same X.
+
+    The cosine distances of the points scored (all, or the SILHOUETTE_SAMPLE that sklearn's
+    silhouette_score draws with this seed: the same points for every labelling) are computed once,
+    on the first labelling without noise, instead of once per candidate k. Same values."""
+    from sklearn.metrics import silhouette_score
+    from sklearn.metrics.pairwise import cosine_distances
+    from sklearn.utils import check_random_state
+
+    n = len(X)
+    sample = SILHOUETTE_SAMPLE if n > SILHOUETTE_SAMPLE else None
+    idx = check_random_state(seed).permutation(n)[:sample] if sample else np.arange(n)
+    cache: list[np.ndarray] = []
+
+    def score(labels: np.ndarray) -> float | None:
+        keep = labels != NOISE
+        lab = labels[keep]
+        n_labels = len(np.unique(lab))
+        if n_labels < 2 or n_labels >= len(lab):
+            return None
+        if not keep.all():  # noise left out: another set of points, no shared distances
+            s = SILHOUETTE_SAMPLE if len(lab) > SILHOUETTE_SAMPLE else None
+            return float(silhouette_score(X[keep], lab, metric="cosine", sample_size=s, random_state=seed))
+        if not cache:
+            cache.append(cosine_distances(X[idx]))
+        return float(silhouette_score(cache[0], labels[idx], metric="precomputed"))
+
+    return score
 
 
 def _kmeans(X: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -64,6 +115,7 @@ def _kmeans(X: np.ndarray, k: int, seed: int) -> np.ndarray:
     return KMeans(n_clusters=k, n_init=4 if len(X) <= 2000 else 1, random_state=seed).fit_predict(X)
 
 
+@one_thread
 def fit_clusters(
     X: np.ndarray,
     method: str = "kmeans",
@@ -106,9 +158,10 @@ def fit_clusters(
     lo = min(max(2, k_min), hi)
     scores: dict[int, float] = {}
     fits: dict[int, np.ndarray] = {}
+    score = silhouette_scorer(X, seed)
     for k in range(lo, hi + 1):
         labels = cut(k)
-        s = silhouette(X, labels, seed)
+        s = score(labels)
         if s is not None:
             scores[k], fits[k] = s, labels
     if not scores:
@@ -140,6 +193,7 @@ def assign_nearest(X: np.ndarray, sample: np.ndarray, sample_labels: np.ndarray)
     return labels
 
 
+@one_thread
 def fit_sampled(
     X: np.ndarray,
     sample: np.ndarray,
@@ -167,9 +221,10 @@ def fit_sampled(
     lo = min(2, hi)
     scores: dict[int, float] = {}
     models = {}
+    score = silhouette_scorer(Xs, seed)
     for k in range(lo, hi + 1):
         model = _minibatch(Xs, k, seed)
-        s = silhouette(Xs, model.labels_.astype(np.int64), seed)
+        s = score(model.labels_.astype(np.int64))
         if s is not None:
             scores[k], models[k] = s, model
     if not scores:
@@ -203,6 +258,7 @@ def _hdbscan(X: np.ndarray, min_cluster_size: int | None, seed: int) -> ClusterF
     )
 
 
+@one_thread
 def map_2d(X: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np.ndarray, str]:
     """2-D coordinates for the map, and the method used (t-SNE, or PCA for very many points)."""
     if method not in MAP_METHODS:
@@ -274,6 +330,7 @@ def class_tfidf_keywords(texts: list[str], labels: np.ndarray, n: int = 10) -> d
     return out
 
 
+@one_thread
 def typical_members(X: np.ndarray, labels: np.ndarray, n: int = 5) -> tuple[np.ndarray, dict[int, list[int]]]:
     """Cosine distance of each point to its cluster's centre, and each cluster's n nearest points (indices)."""
     dist = np.full(len(X), np.nan)
@@ -289,6 +346,7 @@ def typical_members(X: np.ndarray, labels: np.ndarray, n: int = 5) -> tuple[np.n
     return dist, typical
 
 
+@one_thread
 def near_duplicates(X: np.ndarray, threshold: float = 0.95) -> np.ndarray:
     """For each point, the index of the first point of its near-duplicate group (cosine >= threshold), else -1."""
     from scipy.sparse.csgraph import connected_components
@@ -308,6 +366,7 @@ def near_duplicates(X: np.ndarray, threshold: float = 0.95) -> np.ndarray:
     return out
 
 
+@one_thread
 def near_duplicates_within(X: np.ndarray, labels: np.ndarray, threshold: float = 0.95) -> np.ndarray:
     """near_duplicates searched inside each cluster only (near duplicates share a cluster): for large studies,
     where comparing every pair would take minutes."""
