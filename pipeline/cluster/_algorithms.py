@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
 
 import numpy as np
 
 from pipeline.cluster._types import MAP_METHODS, METHODS
+from pipeline.threads import one_thread as _one_thread
 
 NOISE = -1
 # Above this many points sklearn's t-SNE takes minutes on two cores (2-4 min for 10,000, see docs/benchmarks.md);
@@ -37,28 +36,8 @@ TRACE_STOP_WORDS = frozenset([
 # fmt: on
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def one_thread(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run fn with BLAS and OpenMP limited to one thread.
-
-    The arrays clustered here are small for a thread pool (a k-means step on 5,000 points takes
-    milliseconds), so threads mostly wait on each other; on a busy machine their spinning burns the
-    CPU other work needs. Measured on the shared 2-core machine (docs/benchmarks.md, "Scale"):
-    MiniBatchKMeans for k = 2..12 on 5,000 traces 11 s CPU with two threads, 0.8 s with one; t-SNE
-    of 762 traces 23 s against 2 s, with the same coordinates."""
-
-    @functools.wraps(fn)
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        import sklearn.cluster  # noqa: F401  loads the OpenMP and BLAS runtimes, which a limit only reaches once loaded
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1):
-            return fn(*args, **kwargs)
-
-    return run
+# sklearn.cluster loads the OpenMP runtime and scipy's BLAS, so the limit reaches them.
+one_thread = _one_thread("sklearn.cluster")
 
 
 @dataclass(frozen=True)

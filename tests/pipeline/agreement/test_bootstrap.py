@@ -61,7 +61,8 @@ def test_cohen_matches_sklearn_on_resamples():
 def test_resampling_keeps_every_rating_of_a_case():
     # Items 0-2 belong to case A, items 3-4 to case B: a resample draws whole cases.
     clusters = np.array([0, 0, 0, 1, 1])
-    for w in boot.resample_weights(clusters, 2, 300, seed=3, block=64):
+    for block in boot.resample_weights(clusters, 2, 300, seed=3, block=64):
+        w = block.items
         assert (w[:, 0] == w[:, 1]).all() and (w[:, 1] == w[:, 2]).all() and (w[:, 3] == w[:, 4]).all()
         assert (w[:, [0, 3]].sum(axis=1) == 2).all()  # two cases drawn per resample
 
