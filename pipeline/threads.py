@@ -11,7 +11,7 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def one_thread(*preload: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+def one_thread(*preload: str, user_api: str | None = None) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Decorate a function to run with BLAS and OpenMP limited to one thread.
 
     The clustering and agreement arrays are small for a thread pool (a k-means step on 5,000 points,
@@ -19,7 +19,8 @@ def one_thread(*preload: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     spinning burns the CPU that other work needs. Measured on the shared 2-core machine
     (docs/benchmarks.md, "Scale"): MiniBatchKMeans for k = 2..12 on 5,000 traces took 11 s of CPU with
     two threads and 0.8 s with one; the agreement bootstrap 7.7 s and 3.3 s; same results.
-    preload: modules to import first, since a limit reaches only the runtimes already loaded."""
+    preload: modules to import first, since a limit reaches only the runtimes already loaded;
+    user_api: "openmp" or "blas" to limit only that (default both)."""
 
     def decorate(fn: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(fn)
@@ -28,7 +29,7 @@ def one_thread(*preload: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
 
             for name in preload:
                 importlib.import_module(name)
-            with threadpool_limits(limits=1):
+            with threadpool_limits(limits=1, user_api=user_api):
                 return fn(*args, **kwargs)
 
         return run

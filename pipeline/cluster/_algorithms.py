@@ -237,7 +237,9 @@ def _hdbscan(X: np.ndarray, min_cluster_size: int | None, seed: int) -> ClusterF
     )
 
 
-@one_thread
+# OpenMP only: t-SNE's threads spin like k-means', but the PCA before it rounds with the BLAS thread
+# count, and t-SNE magnifies that last bit into a different (equally valid) map: keep the maps as before.
+@_one_thread("sklearn.cluster", user_api="openmp")
 def map_2d(X: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np.ndarray, str]:
     """2-D coordinates for the map, and the method used (t-SNE, or PCA for very many points)."""
     if method not in MAP_METHODS:
