@@ -241,7 +241,11 @@ def _hdbscan(X: np.ndarray, min_cluster_size: int | None, seed: int) -> ClusterF
 # count, and t-SNE magnifies that last bit into a different (equally valid) map: keep the maps as before.
 @_one_thread("sklearn.cluster", user_api="openmp")
 def map_2d(X: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np.ndarray, str]:
-    """2-D coordinates for the map, and the method used (t-SNE, or PCA for very many points)."""
+    """2-D coordinates for the map, and the method used (t-SNE, or PCA for very many points).
+
+    Above SAMPLE_ABOVE points the map is made from a seeded random sample of that many: PCA's axes
+    fitted on the sample, every point projected ("pca"); or t-SNE of the sample with every other point
+    placed among its nearest sample points ("tsne-sample", see place_by_neighbours)."""
     if method not in MAP_METHODS:
         raise ValueError(f"map must be one of {', '.join(MAP_METHODS)}, got {method!r}")
     n = len(X)
@@ -249,18 +253,44 @@ def map_2d(X: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np.ndarr
         method = "tsne" if 10 <= n <= TSNE_MAX_POINTS else "pca"
     if n < 3:
         return np.zeros((n, 2)), "pca"
+    sample = np.sort(np.random.default_rng(seed).choice(n, SAMPLE_ABOVE, replace=False)) if n > SAMPLE_ABOVE else None
     if method == "pca":
         from sklearn.decomposition import PCA
 
-        return PCA(n_components=2, random_state=seed).fit_transform(X), "pca"
+        if sample is None:
+            return PCA(n_components=2, random_state=seed).fit_transform(X), "pca"
+        return PCA(n_components=2, random_state=seed).fit(X[sample]).transform(X), "pca"
+    if sample is not None:
+        coords = np.zeros((n, 2))
+        coords[sample] = _tsne(X[sample], seed)
+        return place_by_neighbours(X, sample, coords), "tsne-sample"
+    return _tsne(X, seed), "tsne"
+
+
+def _tsne(X: np.ndarray, seed: int) -> np.ndarray:
     from sklearn.manifold import TSNE
 
     Z = _reduce(X, 50, seed)
-    perplexity = float(min(30.0, max(2.0, (n - 1) / 3)))
-    coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, metric="cosine").fit_transform(
-        Z
-    )
-    return coords, "tsne"
+    perplexity = float(min(30.0, max(2.0, (len(X) - 1) / 3)))
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, metric="cosine").fit_transform(Z)
+
+
+def place_by_neighbours(X: np.ndarray, sample: np.ndarray, coords: np.ndarray, k: int = 5) -> np.ndarray:
+    """coords with every point outside the sample put at the similarity-weighted mean of the map
+    positions of its k most similar sample points (cosine); the sample's own positions are kept."""
+    out = coords.astype(np.float64, copy=True)
+    rest = np.setdiff1d(np.arange(len(X)), sample)
+    if len(rest) == 0:
+        return out
+    S = X[sample].astype(np.float32)
+    k = min(k, len(sample))
+    for i in range(0, len(rest), 2048):
+        part = rest[i : i + 2048]
+        sims = X[part].astype(np.float32) @ S.T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        w = np.clip(np.take_along_axis(sims, top, axis=1), 1e-6, None).astype(np.float64)
+        out[part] = np.einsum("ij,ijd->id", w / w.sum(axis=1, keepdims=True), coords[sample][top])
+    return out
 
 
 _TOKEN = r"(?u)\b[a-zA-Z][a-zA-Z\-]{2,}\b"
@@ -327,23 +357,39 @@ def typical_members(X: np.ndarray, labels: np.ndarray, n: int = 5) -> tuple[np.n
     return dist, typical
 
 
-@one_thread
-def near_duplicates(X: np.ndarray, threshold: float = 0.95) -> np.ndarray:
-    """For each point, the index of the first point of its near-duplicate group (cosine >= threshold), else -1."""
-    from scipy.sparse.csgraph import connected_components
-    from sklearn.neighbors import radius_neighbors_graph
+# float32 products round at about 1e-7; pairs this close below the threshold still count, so an exact
+# copy is found at threshold 1.0 too.
+_DUPLICATE_TOLERANCE = 1e-6
 
-    out = np.full(len(X), -1, dtype=np.int64)
-    if len(X) < 2:
+
+@one_thread
+def near_duplicates(X: np.ndarray, threshold: float = 0.95, block: int = 2048) -> np.ndarray:
+    """For each point, the index of the first point of its near-duplicate group (cosine >= threshold), else -1.
+
+    Groups are the connected components of the pairs at or above the threshold, found by blocks of
+    the similarity matrix (upper triangle only, float32)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(X)
+    out = np.full(n, -1, dtype=np.int64)
+    if n < 2:
         return out
-    graph = radius_neighbors_graph(X, radius=max(1e-9, 1.0 - threshold), metric="cosine", include_self=False)
-    _, comp = connected_components(graph, directed=False)
-    first: dict[int, int] = {}
-    for i, c in enumerate(comp.tolist()):
-        if c in first:
-            out[i] = first[c]
-        else:
-            first[c] = i
+    Y = np.asarray(X, dtype=np.float32)
+    Y = Y / np.maximum(np.linalg.norm(Y, axis=1, keepdims=True), 1e-12)
+    rows, cols = [], []
+    for start in range(0, n, block):
+        i, j = np.nonzero(Y[start : start + block] @ Y[start:].T >= threshold - _DUPLICATE_TOLERANCE)
+        keep = j > i  # pairs within the block row appear twice, and every point matches itself
+        rows.append(i[keep] + start)
+        cols.append(j[keep] + start)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    if len(r) == 0:
+        return out
+    _, comp = connected_components(coo_matrix((np.ones(len(r)), (r, c)), shape=(n, n)), directed=False)
+    first = np.unique(comp, return_index=True)[1][comp]  # components are numbered 0.. in order
+    grouped = first != np.arange(n)
+    out[grouped] = first[grouped]
     return out
 
 
