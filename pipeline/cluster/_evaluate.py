@@ -69,10 +69,10 @@ def nearest_labeled(X: np.ndarray, query: int, labeled: np.ndarray, k: int) -> t
 
 
 def _neighbours_of_labeled(X: np.ndarray, labeled: np.ndarray, k: int, block: int = 512):
-    """(i, nearest_labeled(X, i, labeled, k)...) for every labeled i, a block of rows at a time: the same
-    neighbours in the same order as nearest_labeled (ties: the earlier point first), without sorting
-    whole rows: a partition finds each row's k-th highest similarity, and only the points at or above
-    it (all its ties included) are sorted."""
+    """(i, nearest_labeled(X, i, labeled, k)...) for every labeled i, a block of rows at a time, without
+    copying X[labeled] per query or sorting whole rows: a partition finds each row's k-th highest
+    similarity and only the points at or above it (its ties included) are sorted, stably, so the
+    neighbours and their order are those of a full stable sort of the row (ties: the earlier point)."""
     XL = X[labeled]
     m = len(labeled)
     take = min(k, m - 1)
