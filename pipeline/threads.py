@@ -20,7 +20,9 @@ def one_thread(*preload: str, user_api: str | None = None) -> Callable[[Callable
     (docs/benchmarks.md, "Scale"): MiniBatchKMeans for k = 2..12 on 5,000 traces took 11 s of CPU with
     two threads and 0.8 s with one; the agreement bootstrap 7.7 s and 3.3 s; same results.
     preload: modules to import first, since a limit reaches only the runtimes already loaded;
-    user_api: "openmp" or "blas" to limit only that (default both)."""
+    user_api: "openmp" or "blas" to limit only that (default both).
+    Only speed depends on the limit: OpenMP's is per thread, BLAS's per process, so calls overlapping in
+    two threads may leave BLAS at one thread until the later one ends, never a different result."""
 
     def decorate(fn: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(fn)
