@@ -22,7 +22,8 @@ def one_thread(*preload: str, user_api: str | None = None) -> Callable[[Callable
     preload: modules to import first, since a limit reaches only the runtimes already loaded;
     user_api: "openmp" or "blas" to limit only that (default both).
     Only speed depends on the limit: OpenMP's is per thread, BLAS's per process, so calls overlapping in
-    two threads may leave BLAS at one thread until the later one ends, never a different result."""
+    two threads may restore each other's BLAS setting out of order (and leave the process on one BLAS
+    thread afterwards); never a different result."""
 
     def decorate(fn: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(fn)
