@@ -14,6 +14,7 @@ from pipeline.agreement._analytic import Analytic, cohen_analytic
 from pipeline.agreement._model import NO_ERROR, Estimate, LabelAgreement, PairAgreement, Rating, Ratings
 from pipeline.agreement._registry import STATISTICS, Variable
 from pipeline.agreement._report import AgreementReport
+from pipeline.threads import one_thread
 
 DEFAULT_N_BOOT = 2000
 DEFAULT_MIN_ITEMS = 10  # below this many paired items a coefficient means little; reported as undefined
@@ -174,6 +175,7 @@ def set_name(labels: frozenset[str]) -> str:
     return "+".join(sorted(labels)) if labels else NO_ERROR
 
 
+@one_thread()
 def compute_agreement(
     ratings: Ratings,
     *,

@@ -41,8 +41,17 @@ def ratings_from_db(session: Session, study_id: int, *, pseudonymise: bool = Fal
     study = session.get(Study, study_id)
     if study is None:
         raise DxTraceError(f"no study with id {study_id}")
+    # Columns, not ORM objects: 30,000 annotations load in a fraction of the time.
     rows = session.exec(
-        select(Annotation, Annotator, Response.case_id)
+        select(
+            Annotation.id,
+            Annotation.response_id,
+            Annotation.annotator_id,
+            Annotation.error_modes,
+            Annotation.first_error_step,
+            Annotator.username,
+            Response.case_id,
+        )
         .join(Annotator, Annotator.id == Annotation.annotator_id)
         .join(Response, Response.id == Annotation.response_id)
         .where(Annotation.study_id == study_id)
@@ -50,27 +59,26 @@ def ratings_from_db(session: Session, study_id: int, *, pseudonymise: bool = Fal
     ).all()
     names: dict[int, str] = {}
     if pseudonymise:
-        for i, aid in enumerate(sorted({a.annotator_id for a, _, _ in rows})):
+        for i, aid in enumerate(sorted({row.annotator_id for row in rows})):
             names[aid] = rater_alias(i)
     ratings, warnings = [], []
     undecided = 0
-    for ann, person, case_id in rows:
-        codes = [str(c) for c in (ann.error_modes or [])]
+    for ann_id, response_id, annotator_id, error_modes, first_error_step, username, case_id in rows:
+        codes = [str(c) for c in (error_modes or [])]
         if not codes:
             undecided += 1
             continue
         if NO_ERROR in codes and len(codes) > 1:
             warnings.append(
-                f"response {ann.response_id}: annotation {ann.id} has 'no_error' with other modes; "
-                "'no_error' was ignored"
+                f"response {response_id}: annotation {ann_id} has 'no_error' with other modes; 'no_error' was ignored"
             )
         labels = normalise_labels(codes)
         ratings.append(
             Rating(
-                item=str(ann.response_id),
-                rater=names.get(ann.annotator_id, person.username),
+                item=str(response_id),
+                rater=names.get(annotator_id, username),
                 labels=labels,
-                first_error_step=ann.first_error_step if labels else None,
+                first_error_step=first_error_step if labels else None,
                 case=str(case_id),
             )
         )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from pipeline.cluster._types import MAP_METHODS, METHODS
+from pipeline.threads import one_thread as _one_thread
 
 NOISE = -1
 # Above this many points sklearn's t-SNE takes minutes on two cores (2-4 min for 10,000, see docs/benchmarks.md);
@@ -34,6 +36,10 @@ TRACE_STOP_WORDS = frozenset([
 # fmt: on
 
 
+# sklearn.cluster loads the OpenMP runtime and scipy's BLAS, so the limit reaches them.
+one_thread = _one_thread("sklearn.cluster")
+
+
 @dataclass(frozen=True)
 class ClusterFit:
     labels: np.ndarray  # cluster per point; NOISE for HDBSCAN's outliers
@@ -43,17 +49,41 @@ class ClusterFit:
     params: dict = field(default_factory=dict)
 
 
+@one_thread
 def silhouette(X: np.ndarray, labels: np.ndarray, seed: int = 0) -> float | None:
     """Mean cosine silhouette of the clustered points (noise left out); None when undefined."""
-    from sklearn.metrics import silhouette_score
+    return silhouette_scorer(X, seed)(labels)
 
-    keep = labels != NOISE
-    x, lab = X[keep], labels[keep]
-    n_labels = len(np.unique(lab))
-    if n_labels < 2 or n_labels >= len(lab):
-        return None
-    sample = SILHOUETTE_SAMPLE if len(lab) > SILHOUETTE_SAMPLE else None
-    return float(silhouette_score(x, lab, metric="cosine", sample_size=sample, random_state=seed))
+
+def silhouette_scorer(X: np.ndarray, seed: int = 0) -> Callable[[np.ndarray], float | None]:
+    """silhouette(X, labels, seed) as a function of labels, for scoring many clusterings of the same X.
+
+    The cosine distances of the points scored (all, or the SILHOUETTE_SAMPLE that sklearn's
+    silhouette_score draws with this seed: the same points for every labelling) are computed once,
+    on the first labelling without noise, instead of once per candidate k. Same values."""
+    from sklearn.metrics import silhouette_score
+    from sklearn.metrics.pairwise import cosine_distances
+    from sklearn.utils import check_random_state
+
+    n = len(X)
+    sample = SILHOUETTE_SAMPLE if n > SILHOUETTE_SAMPLE else None
+    idx = check_random_state(seed).permutation(n)[:sample] if sample else np.arange(n)
+    cache: list[np.ndarray] = []
+
+    def score(labels: np.ndarray) -> float | None:
+        keep = labels != NOISE
+        lab = labels[keep]
+        n_labels = len(np.unique(lab))
+        if n_labels < 2 or n_labels >= len(lab):
+            return None
+        if not keep.all():  # noise left out: another set of points, no shared distances
+            s = SILHOUETTE_SAMPLE if len(lab) > SILHOUETTE_SAMPLE else None
+            return float(silhouette_score(X[keep], lab, metric="cosine", sample_size=s, random_state=seed))
+        if not cache:
+            cache.append(cosine_distances(X[idx]))
+        return float(silhouette_score(cache[0], labels[idx], metric="precomputed"))
+
+    return score
 
 
 def _kmeans(X: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -64,6 +94,7 @@ def _kmeans(X: np.ndarray, k: int, seed: int) -> np.ndarray:
     return KMeans(n_clusters=k, n_init=4 if len(X) <= 2000 else 1, random_state=seed).fit_predict(X)
 
 
+@one_thread
 def fit_clusters(
     X: np.ndarray,
     method: str = "kmeans",
@@ -106,9 +137,10 @@ def fit_clusters(
     lo = min(max(2, k_min), hi)
     scores: dict[int, float] = {}
     fits: dict[int, np.ndarray] = {}
+    score = silhouette_scorer(X, seed)
     for k in range(lo, hi + 1):
         labels = cut(k)
-        s = silhouette(X, labels, seed)
+        s = score(labels)
         if s is not None:
             scores[k], fits[k] = s, labels
     if not scores:
@@ -140,6 +172,7 @@ def assign_nearest(X: np.ndarray, sample: np.ndarray, sample_labels: np.ndarray)
     return labels
 
 
+@one_thread
 def fit_sampled(
     X: np.ndarray,
     sample: np.ndarray,
@@ -167,9 +200,10 @@ def fit_sampled(
     lo = min(2, hi)
     scores: dict[int, float] = {}
     models = {}
+    score = silhouette_scorer(Xs, seed)
     for k in range(lo, hi + 1):
         model = _minibatch(Xs, k, seed)
-        s = silhouette(Xs, model.labels_.astype(np.int64), seed)
+        s = score(model.labels_.astype(np.int64))
         if s is not None:
             scores[k], models[k] = s, model
     if not scores:
@@ -203,8 +237,15 @@ def _hdbscan(X: np.ndarray, min_cluster_size: int | None, seed: int) -> ClusterF
     )
 
 
+# OpenMP only: t-SNE's threads spin like k-means', but the PCA before it rounds with the BLAS thread
+# count, and t-SNE magnifies that last bit into a different (equally valid) map: keep the maps as before.
+@_one_thread("sklearn.cluster", user_api="openmp")
 def map_2d(X: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np.ndarray, str]:
-    """2-D coordinates for the map, and the method used (t-SNE, or PCA for very many points)."""
+    """2-D coordinates for the map, and the method used (t-SNE, or PCA for very many points).
+
+    Above SAMPLE_ABOVE points the map is made from a seeded random sample of that many: PCA's axes
+    fitted on the sample, every point projected ("pca"); or t-SNE of the sample with every other point
+    placed among its nearest sample points ("tsne-sample", see place_by_neighbours)."""
     if method not in MAP_METHODS:
         raise ValueError(f"map must be one of {', '.join(MAP_METHODS)}, got {method!r}")
     n = len(X)
@@ -212,18 +253,44 @@ def map_2d(X: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np.ndarr
         method = "tsne" if 10 <= n <= TSNE_MAX_POINTS else "pca"
     if n < 3:
         return np.zeros((n, 2)), "pca"
+    sample = np.sort(np.random.default_rng(seed).choice(n, SAMPLE_ABOVE, replace=False)) if n > SAMPLE_ABOVE else None
     if method == "pca":
         from sklearn.decomposition import PCA
 
-        return PCA(n_components=2, random_state=seed).fit_transform(X), "pca"
+        if sample is None:
+            return PCA(n_components=2, random_state=seed).fit_transform(X), "pca"
+        return PCA(n_components=2, random_state=seed).fit(X[sample]).transform(X), "pca"
+    if sample is not None:
+        coords = np.zeros((n, 2))
+        coords[sample] = _tsne(X[sample], seed)
+        return place_by_neighbours(X, sample, coords), "tsne-sample"
+    return _tsne(X, seed), "tsne"
+
+
+def _tsne(X: np.ndarray, seed: int) -> np.ndarray:
     from sklearn.manifold import TSNE
 
     Z = _reduce(X, 50, seed)
-    perplexity = float(min(30.0, max(2.0, (n - 1) / 3)))
-    coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, metric="cosine").fit_transform(
-        Z
-    )
-    return coords, "tsne"
+    perplexity = float(min(30.0, max(2.0, (len(X) - 1) / 3)))
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, metric="cosine").fit_transform(Z)
+
+
+def place_by_neighbours(X: np.ndarray, sample: np.ndarray, coords: np.ndarray, k: int = 5) -> np.ndarray:
+    """coords with every point outside the sample put at the similarity-weighted mean of the map
+    positions of its k most similar sample points (cosine); the sample's own positions are kept."""
+    out = coords.astype(np.float64, copy=True)
+    rest = np.setdiff1d(np.arange(len(X)), sample)
+    if len(rest) == 0:
+        return out
+    S = X[sample].astype(np.float32)
+    k = min(k, len(sample))
+    for i in range(0, len(rest), 2048):
+        part = rest[i : i + 2048]
+        sims = X[part].astype(np.float32) @ S.T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        w = np.clip(np.take_along_axis(sims, top, axis=1), 1e-6, None).astype(np.float64)
+        out[part] = np.einsum("ij,ijd->id", w / w.sum(axis=1, keepdims=True), coords[sample][top])
+    return out
 
 
 _TOKEN = r"(?u)\b[a-zA-Z][a-zA-Z\-]{2,}\b"
@@ -274,6 +341,7 @@ def class_tfidf_keywords(texts: list[str], labels: np.ndarray, n: int = 10) -> d
     return out
 
 
+@one_thread
 def typical_members(X: np.ndarray, labels: np.ndarray, n: int = 5) -> tuple[np.ndarray, dict[int, list[int]]]:
     """Cosine distance of each point to its cluster's centre, and each cluster's n nearest points (indices)."""
     dist = np.full(len(X), np.nan)
@@ -289,25 +357,43 @@ def typical_members(X: np.ndarray, labels: np.ndarray, n: int = 5) -> tuple[np.n
     return dist, typical
 
 
-def near_duplicates(X: np.ndarray, threshold: float = 0.95) -> np.ndarray:
-    """For each point, the index of the first point of its near-duplicate group (cosine >= threshold), else -1."""
-    from scipy.sparse.csgraph import connected_components
-    from sklearn.neighbors import radius_neighbors_graph
+# float32 products round at about 1e-7; pairs this close below the threshold still count, so an exact
+# copy is found at threshold 1.0 too.
+_DUPLICATE_TOLERANCE = 1e-6
 
-    out = np.full(len(X), -1, dtype=np.int64)
-    if len(X) < 2:
+
+@one_thread
+def near_duplicates(X: np.ndarray, threshold: float = 0.95, block: int = 2048) -> np.ndarray:
+    """For each point, the index of the first point of its near-duplicate group (cosine >= threshold), else -1.
+
+    Groups are the connected components of the pairs at or above the threshold, found by blocks of
+    the similarity matrix (upper triangle only, float32)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(X)
+    out = np.full(n, -1, dtype=np.int64)
+    if n < 2:
         return out
-    graph = radius_neighbors_graph(X, radius=max(1e-9, 1.0 - threshold), metric="cosine", include_self=False)
-    _, comp = connected_components(graph, directed=False)
-    first: dict[int, int] = {}
-    for i, c in enumerate(comp.tolist()):
-        if c in first:
-            out[i] = first[c]
-        else:
-            first[c] = i
+    Y = np.asarray(X, dtype=np.float32)
+    Y = Y / np.maximum(np.linalg.norm(Y, axis=1, keepdims=True), 1e-12)
+    rows, cols = [], []
+    for start in range(0, n, block):
+        i, j = np.nonzero(Y[start : start + block] @ Y[start:].T >= threshold - _DUPLICATE_TOLERANCE)
+        keep = j > i  # pairs within the block row appear twice, and every point matches itself
+        rows.append(i[keep] + start)
+        cols.append(j[keep] + start)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    if len(r) == 0:
+        return out
+    _, comp = connected_components(coo_matrix((np.ones(len(r)), (r, c)), shape=(n, n)), directed=False)
+    first = np.unique(comp, return_index=True)[1][comp]  # components are numbered 0.. in order
+    grouped = first != np.arange(n)
+    out[grouped] = first[grouped]
     return out
 
 
+@one_thread
 def near_duplicates_within(X: np.ndarray, labels: np.ndarray, threshold: float = 0.95) -> np.ndarray:
     """near_duplicates searched inside each cluster only (near duplicates share a cluster): for large studies,
     where comparing every pair would take minutes."""

@@ -8,6 +8,7 @@ import numpy as np
 from sqlmodel import Session, select
 
 from db.models import Annotation, FinalLabel
+from pipeline.cluster._algorithms import one_thread
 from pipeline.cluster._types import ClusterEvaluation
 
 Label = tuple[str, ...]  # sorted error-mode codes of one response
@@ -68,15 +69,26 @@ def nearest_labeled(X: np.ndarray, query: int, labeled: np.ndarray, k: int) -> t
 
 
 def _neighbours_of_labeled(X: np.ndarray, labeled: np.ndarray, k: int, block: int = 512):
-    """(i, nearest_labeled(X, i, labeled, k)...) for every labeled i, a block of rows at a time: the same
-    neighbours in the same order as nearest_labeled, without copying X[labeled] once per query."""
+    """(i, nearest_labeled(X, i, labeled, k)...) for every labeled i, a block of rows at a time, without
+    copying X[labeled] per query or sorting whole rows: a partition finds each row's k-th highest
+    similarity and only the points at or above it (its ties included) are sorted, stably, so the
+    neighbours and their order are those of a full stable sort of the row (ties: the earlier point)."""
     XL = X[labeled]
-    for start in range(0, len(labeled), block):
+    m = len(labeled)
+    take = min(k, m - 1)
+    for start in range(0, m, block):
         rows = labeled[start : start + block]
         sims = XL[start : start + block] @ XL.T
-        order = np.argsort(-sims, axis=1, kind="stable")
+        if take <= 0:
+            for i in rows.tolist():
+                yield i, labeled[:0], sims[0, :0]
+            continue
+        ranked = sims.copy()
+        ranked[np.arange(len(rows)), np.arange(start, start + len(rows))] = -np.inf  # itself excluded
+        kth = np.partition(ranked, m - take, axis=1)[:, m - take]
         for r, i in enumerate(rows.tolist()):
-            pos = order[r][labeled[order[r]] != i][:k]  # itself excluded, as nearest_labeled does
+            cand = np.flatnonzero(ranked[r] >= kth[r])
+            pos = cand[np.argsort(-ranked[r, cand], kind="stable")][:take]
             yield i, labeled[pos], sims[r, pos]
 
 
@@ -87,6 +99,7 @@ def purity(clusters: np.ndarray, labels: list[str]) -> float:
     return sum(max(cnt.values()) for cnt in table.values()) / len(labels)
 
 
+@one_thread
 def evaluate(
     X: np.ndarray, clusters: np.ndarray, labels: list[Label | None], *, k: int = 5
 ) -> ClusterEvaluation | None:

@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlmodel import Session, select
 
 from db.models import Assignment, Case, ClusterAssignment, Clustering, Model, Response
@@ -180,18 +180,21 @@ def cluster_study(
     )
     session.add(clustering)
     session.flush()
-    session.add_all(
-        ClusterAssignment(
-            clustering_id=clustering.id,
-            response_id=int(rid),
-            cluster=int(labels[i]),
-            x=float(coords[i, 0]),
-            y=float(coords[i, 1]),
-            distance=None if np.isnan(dist[i]) else float(dist[i]),
-            near_duplicate_of=int(ids[dup[i]]) if dup[i] >= 0 else None,
-        )
+    # Rows as one bulk insert, not ORM objects: 76,000 of them took 15 s as objects (docs/benchmarks.md).
+    rows = [
+        {
+            "clustering_id": clustering.id,
+            "response_id": int(rid),
+            "cluster": int(labels[i]),
+            "x": float(coords[i, 0]),
+            "y": float(coords[i, 1]),
+            "distance": None if np.isnan(dist[i]) else float(dist[i]),
+            "near_duplicate_of": int(ids[dup[i]]) if dup[i] >= 0 else None,
+        }
         for i, rid in enumerate(ids)
-    )
+    ]
+    for i in range(0, len(rows), 5000):
+        session.execute(insert(ClusterAssignment), rows[i : i + 5000])
     session.flush()
     return clustering
 

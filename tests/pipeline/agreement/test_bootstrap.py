@@ -61,7 +61,8 @@ def test_cohen_matches_sklearn_on_resamples():
 def test_resampling_keeps_every_rating_of_a_case():
     # Items 0-2 belong to case A, items 3-4 to case B: a resample draws whole cases.
     clusters = np.array([0, 0, 0, 1, 1])
-    for w in boot.resample_weights(clusters, 2, 300, seed=3, block=64):
+    for block in boot.resample_weights(clusters, 2, 300, seed=3, block=64):
+        w = block.items
         assert (w[:, 0] == w[:, 1]).all() and (w[:, 1] == w[:, 2]).all() and (w[:, 3] == w[:, 4]).all()
         assert (w[:, [0, 3]].sum(axis=1) == 2).all()  # two cases drawn per resample
 
@@ -109,3 +110,84 @@ def test_generalised_fleiss_equals_statsmodels_with_equal_ratings():
     from pipeline.agreement import fleiss_kappa
 
     assert fleiss_kappa(counts)[0] == pytest.approx(sm_fleiss(counts), abs=1e-12)
+
+
+def _clustered_study(seed: int = 5, n_items: int = 240, n_cases: int = 30, raters: int = 3, n_values: int = 4):
+    """(raters x items) value indices with about 10 % missing, and each item's case (several items per case)."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, n_values, n_items)
+    codes = np.where(rng.random((raters, n_items)) < 0.7, truth, rng.integers(0, n_values, (raters, n_items)))
+    codes = codes.astype(float)
+    codes[rng.random(codes.shape) < 0.1] = np.nan
+    return codes, rng.integers(0, n_cases, n_items)
+
+
+def _every_fn(codes: np.ndarray, n_values: int) -> dict[str, boot.BootFn]:
+    from pipeline.agreement import masi_matrix
+    from pipeline.agreement._analytic import weight_matrix
+
+    counts = value_counts(codes, n_values)
+    quad = weight_matrix("quadratic", list(range(n_values)))
+    sets = [frozenset(), frozenset("a"), frozenset("ab"), frozenset("b")][:n_values]
+    return {
+        "alpha nominal": boot.alpha_fn(counts),
+        "alpha interval": boot.alpha_fn(counts, level="interval"),
+        "alpha ordinal": boot.alpha_fn(counts, level="ordinal"),
+        "alpha masi": boot.alpha_fn(counts, distance=masi_matrix(sets)),
+        "fleiss": boot.fleiss_fn(counts),
+        "fleiss quadratic": boot.fleiss_fn(counts, quad),
+        "bp": boot.bp_fn(counts),
+        "conger": boot.conger_fn(codes, n_values),
+        "conger quadratic": boot.conger_fn(codes, n_values, quad),
+        "ac1": boot.ac1_fn(counts),
+        "percent": boot.percent_fn(counts),
+        "cohen": boot.cohen_fn(codes[0], codes[1], n_values),
+        "pair percent": boot.pair_percent_fn(codes[0], codes[2]),
+    }
+
+
+def test_sums_by_case_equal_sums_by_item_for_every_statistic():
+    # The run resamples cases and multiplies (resamples x cases) weights into terms summed by case; the
+    # same resamples written out as (resamples x items) weights must give the same values.
+    codes, case = _clustered_study()
+    n_cases = int(case.max()) + 1
+    blocks = list(boot.resample_weights(case, n_cases, 120, seed=4, block=50))
+    try:
+        for name, fn in _every_fn(codes, 4).items():
+            by_case = np.concatenate([fn(b) for b in blocks])
+            by_item = np.concatenate([fn(b.items) for b in blocks])
+            assert np.isfinite(by_case).all(), name
+            np.testing.assert_allclose(by_case, by_item, rtol=0, atol=1e-12, err_msg=name)
+    finally:
+        boot.release_memo()
+
+
+def test_nominal_alpha_closed_form_is_the_krippendorff_package_at_scale():
+    # The bootstrap's closed form (from per-item coincidences) at unit weights is the package's point
+    # estimate, and on case resamples it is the package's alpha of the resample written out.
+    codes, case = _clustered_study(seed=9, n_items=600, n_cases=80, raters=3, n_values=5)
+    counts = value_counts(codes, 5)
+    fn = boot.alpha_fn(counts)
+    want = krippendorff.alpha(value_counts=counts, level_of_measurement="nominal")
+    assert fn(np.ones((1, counts.shape[0])))[0] == pytest.approx(want, abs=1e-12)
+    block = next(boot.resample_weights(case, 80, 25, seed=2))
+    got = fn(block)
+    for g, w in zip(got, block.items, strict=True):
+        rep = value_counts(_expand(codes, w), 5)
+        assert g == pytest.approx(krippendorff.alpha(value_counts=rep, level_of_measurement="nominal"), abs=1e-9)
+    boot.release_memo()
+
+
+def test_items_that_are_their_own_case_give_reproducible_intervals():
+    # No case given: every item is its own case, so the case sums are item sums.
+    codes, _ = _clustered_study(seed=3, n_items=80, raters=3, n_values=2)
+    ratings = Ratings.build(
+        Rating(item=f"i{i}", rater=r, labels=frozenset({"x"}) if codes[g, i] == 1 else frozenset())
+        for (g, r), i in itertools.product(enumerate("abc"), range(80))
+        if not np.isnan(codes[g, i])
+    )
+    one = compute_agreement(ratings, n_boot=300, seed=1)["x"]
+    two = compute_agreement(ratings, n_boot=300, seed=1)["x"]
+    for key in ("alpha", "fleiss_kappa", "gwet_ac1", "conger_kappa"):
+        assert (one[key].ci_low, one[key].ci_high) == (two[key].ci_low, two[key].ci_high)
+        assert one[key].ci_low < one[key].value < one[key].ci_high
