@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlmodel import Session
 
-from pipeline.accuracy._grade import STATUS_CLINICIAN, _grades_by_response, _is_ours, _rows, is_imported, is_stale
+from pipeline.accuracy._grade import STATUS_CLINICIAN, _grade_keys, _is_ours, _rows, is_imported, is_stale
 from pipeline.errors import DxTraceError
 from pipeline.studies import get_study
 
@@ -220,7 +220,7 @@ def grade_check(
         raise DxTraceError("--reference: name a reference (an imported grader, clinician, or extra.FIELD)")
     study = get_study(session, study_ref)
     rows = _rows(session, study.id, models)
-    grades = _grades_by_response(session, [r.id for r, *_ in rows])
+    grades = _grade_keys(session, [r.id for r, *_ in rows])  # light rows: no grade details but the gold
     labels = None
     for _name, fn in REFERENCES:
         labels = fn(rows, grades, reference_column, threshold)
@@ -284,7 +284,7 @@ def report_grade_check(session: Session, study_ref: int | str) -> GradeCheck | N
     imported grader) or else its clinicians' grades; None when the study has no reference."""
     study = get_study(session, study_ref)
     rows = _rows(session, study.id)
-    grades = _grades_by_response(session, [r.id for r, *_ in rows])
+    grades = _grade_keys(session, [r.id for r, *_ in rows])  # light rows: no grade details but the gold
     refs = [r for r in known_references(rows, grades) if not r.startswith("extra.")]
     imported = [r for r in refs if r != "clinician"]
     choice = imported[0] if imported else ("clinician" if "clinician" in refs else None)
