@@ -198,18 +198,8 @@ def assign(
     for aid, rids in new_pairs.items():
         rng.shuffle(rids)
         start = (last_position.get(aid) or 0) + 1 if aid in last_position else 0
-        for offset, rid in enumerate(rids):
-            session.add(
-                Assignment(
-                    study_id=study.id,
-                    response_id=rid,
-                    annotator_id=aid,
-                    position=start + offset,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            n_new += 1
+        append_to_queue(session, study.id, aid, rids, start, now)
+        n_new += len(rids)
     session.flush()
     names = {p.id: p.username for p in people}
     return AssignmentReport(
@@ -223,3 +213,12 @@ def assign(
         short=sorted(short),
         left_out=left_out,
     )
+
+
+def append_to_queue(session, study_id: int, annotator_id: int, rids: list[int], start: int, now, statuses=None) -> None:
+    """Add these responses to an annotator's queue in this order from position `start` (statuses: per response,
+    default pending)."""
+    for offset, rid in enumerate(rids):
+        extra = {"status": statuses[rid]} if statuses is not None else {}
+        session.add(Assignment(study_id=study_id, response_id=rid, annotator_id=annotator_id,
+                               position=start + offset, created_at=now, updated_at=now, **extra))  # fmt: skip

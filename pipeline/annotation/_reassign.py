@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from db.models import Annotation, Annotator, Assignment, Case, Model, Response, utcnow
+from pipeline.annotation._assign import append_to_queue
 from pipeline.annotation._labels import STATUS_DONE, STATUS_FLAGGED, STATUS_PENDING, STATUS_SKIPPED
 from pipeline.annotation._studies import get_study
 from pipeline.errors import DxTraceError, InputError, Problem
@@ -520,17 +521,6 @@ def _execute(session: Session, plan: Plan, seed: int) -> None:
         }
         rng.shuffle(rids)  # the newcomer's own random order, after what they have
         start = 0 if last is None else last + 1
-        for offset, rid in enumerate(rids):
-            status = STATUS_PENDING if rid not in own else (STATUS_FLAGGED if own[rid] else STATUS_DONE)
-            session.add(
-                Assignment(
-                    study_id=plan.study_id,
-                    response_id=rid,
-                    annotator_id=aid,
-                    position=start + offset,
-                    status=status,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+        statuses = {r: STATUS_PENDING if r not in own else (STATUS_FLAGGED if own[r] else STATUS_DONE) for r in rids}
+        append_to_queue(session, plan.study_id, aid, rids, start, now, statuses)
     session.flush()
