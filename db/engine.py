@@ -6,12 +6,14 @@ team, by URL: DXTRACE_DB=postgresql+psycopg://user:pass@host/dbname.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
@@ -32,6 +34,15 @@ def database_url(url: str | None = None) -> str:
         # psycopg 3 is the driver we ship; the bare scheme would ask for psycopg2.
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def json_loads(text: str | bytes):
+    """A JSON column's value: orjson (a study reads millions of them: grades' details, diagnoses, ...), and the
+    standard library for what orjson refuses but Python wrote (NaN, Infinity, integers over 64 bits)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
@@ -60,10 +71,12 @@ def make_engine(url: str | None = None) -> Engine:
     url = database_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         _create_private(make_url(url).database)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, json_deserializer=json_loads
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_deserializer=json_loads)
 
 
 @lru_cache(maxsize=16)

@@ -477,6 +477,7 @@ def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
     study = get_study(session, study_id)
     rows = _light_rows(session, study.id)
     grades = _grade_keys(session, [r.id for r, *_ in rows])  # without the grades' long details
+    cells: dict[int, dict] = {}  # each case's attribute columns, worked out once per case
     records = []
     for resp, case, case_set, model in rows:
         g = _effective(grades.get(resp.id, []), case)
@@ -500,10 +501,9 @@ def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
             "specialty": case.specialty,
             "incidence": case.incidence,
         }
-        for key, value in (case.attributes or {}).items():
-            cell = _attribute(value)
-            if key not in rec and cell is not _SKIP:
-                rec[key] = cell
+        if case.id not in cells:
+            cells[case.id] = {k: c for k, v in (case.attributes or {}).items() if (c := _attribute(v)) is not _SKIP}
+        rec.update((k, c) for k, c in cells[case.id].items() if k not in rec)
         records.append(rec)
     columns = [
         "response_id", "case_id", "case_key", "case_set", "model", "model_id", "repeat", "correct", "rank",

@@ -9,11 +9,12 @@ import pandas as pd
 from sqlmodel import Session
 
 
-def _clean(value):
-    """None for pandas' missing values (None, NaN, pd.NA)."""
-    if value is None or (not isinstance(value, list | dict) and pd.isna(value)):
-        return None
-    return value.item() if hasattr(value, "item") else value
+def _column(frame: pd.DataFrame, name: str) -> list:
+    """A column as Python values, None for pandas' missing values (None, NaN, pd.NA)."""
+    if name not in frame:
+        return [None] * len(frame)
+    col = frame[name]
+    return [None if missing else value for value, missing in zip(col.tolist(), col.isna().tolist(), strict=True)]
 
 
 def effective_grade_map(session: Session, study_id: int) -> dict[int, dict] | None:
@@ -23,20 +24,22 @@ def effective_grade_map(session: Session, study_id: int) -> dict[int, dict] | No
     except ImportError:  # grading not installed in this checkout
         return None
     frame = effective_grades(session, study_id)
-    out: dict[int, dict] = {}
-    for row in frame.to_dict("records"):
-        method = _clean(row.get("method"))
-        if method is None:
-            continue  # no grade yet
-        correct = _clean(row.get("correct"))
-        rank = _clean(row.get("rank"))
-        out[int(row["response_id"])] = {
+    # Column by column, not row dicts: 100,000 responses in well under a second.
+    columns = zip(
+        frame["response_id"].tolist(),
+        *(_column(frame, name) for name in ("correct", "rank", "method", "status")),
+        strict=True,
+    )
+    return {
+        int(rid): {
             "correct": None if correct is None else bool(correct),
             "rank": None if rank is None else int(rank),
             "method": method,
-            "status": _clean(row.get("status")),
+            "status": status,
         }
-    return out
+        for rid, correct, rank, method, status in columns
+        if method is not None  # no grade yet
+    }
 
 
 def split_trace(trace: str | None) -> list[str] | None:

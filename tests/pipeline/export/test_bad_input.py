@@ -88,7 +88,7 @@ def test_wrong_field_names_the_field(exported, tmp_path, sqlite_engine):
 def test_unknown_annotator_and_duplicate_key(exported, tmp_path, sqlite_engine):
     folder = _copy(exported, tmp_path)
     lines = _lines(folder)
-    n = next(i for i, line in enumerate(lines) if '"annotations": [{' in line)
+    n = next(i for i, line in enumerate(lines) if json.loads(line)["annotations"])
     record = json.loads(lines[n])
     record["annotations"][0]["annotator"] = "A99"
     lines[n] = json.dumps(record) + "\n"

@@ -57,13 +57,13 @@ def _study_id(engine) -> int:
 def test_chunks_write_the_files_of_the_whole_study_path(study_db, tmp_path):
     sid = _study_id(study_db)
     with session_scope(study_db) as s:
-        whole = collect_export(s, sid)  # every record in memory, as the export was built before streaming
+        whole = collect_export(s, sid, raw_json=True)  # every record in memory, as written
         small = export_study(s, sid, tmp_path / "small", chunk=7)
         one = export_study(s, sid, tmp_path / "one", chunk=100_000)
     assert small.counts == one.counts == whole.manifest["counts"]
     assert whole.manifest["counts"]["annotations"] > 0 and whole.manifest["counts"]["final_labels"] > 0
 
-    expected_jsonl = "".join(record_line(r) for r in whole.records).encode("utf-8")
+    expected_jsonl = b"".join(record_line(r) for r in whole.records)
     assert (tmp_path / "small" / RECORDS_FILE).read_bytes() == expected_jsonl
     assert (tmp_path / "one" / RECORDS_FILE).read_bytes() == expected_jsonl
 
