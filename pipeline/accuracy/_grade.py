@@ -111,18 +111,39 @@ class _GradeKey:
     score: float | None = None
 
 
+def _grade_key_columns() -> tuple:
+    gold = Grade.details["gold"].as_string()
+    return (Grade.id, Grade.response_id, Grade.status, Grade.grader, Grade.k, Grade.method, gold, Grade.correct,
+            Grade.rank, Grade.score)  # fmt: skip
+
+
+def _add_grade_keys(out: dict[int, list[_GradeKey]], rows) -> None:
+    for gid, rid, status, grader, k, method, g, correct, rank, score in rows:
+        details = {} if g is None else {"gold": g}
+        out[rid].append(_GradeKey(gid, rid, status, grader, k, method, details, correct, rank, score))
+
+
 def _grade_keys(session: Session, response_ids: list[int]) -> dict[int, list[_GradeKey]]:
     out: dict[int, list[_GradeKey]] = defaultdict(list)
-    gold = Grade.details["gold"].as_string()
-    columns = (Grade.id, Grade.response_id, Grade.status, Grade.grader, Grade.k, Grade.method, gold, Grade.correct,
-               Grade.rank, Grade.score)  # fmt: skip
     for start in range(0, len(response_ids), 500):  # stay under the bound-parameter limit
         chunk = response_ids[start : start + 500]
-        for gid, rid, status, grader, k, method, g, correct, rank, score in session.exec(
-            select(*columns).where(col(Grade.response_id).in_(chunk)).order_by(Grade.id)
-        ):
-            details = {} if g is None else {"gold": g}
-            out[rid].append(_GradeKey(gid, rid, status, grader, k, method, details, correct, rank, score))
+        _add_grade_keys(
+            out, session.exec(select(*_grade_key_columns()).where(col(Grade.response_id).in_(chunk)).order_by(Grade.id))
+        )
+    return out
+
+
+def _study_grade_keys(session: Session, study_id: int) -> dict[int, list[_GradeKey]]:
+    """_grade_keys of every response of a study, in one query (not 200 IN lists at 100,000 responses)."""
+    out: dict[int, list[_GradeKey]] = defaultdict(list)
+    stmt = (
+        select(*_grade_key_columns())
+        .join(Response, Response.id == Grade.response_id)
+        .join(Model, Model.id == Response.model_id)
+        .where(Model.study_id == study_id)
+        .order_by(Grade.id)
+    )
+    _add_grade_keys(out, session.exec(stmt))
     return out
 
 
@@ -476,7 +497,7 @@ def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
     """One row per response with the grade that counts (a clinician's wins) and the case attributes."""
     study = get_study(session, study_id)
     rows = _light_rows(session, study.id)
-    grades = _grade_keys(session, [r.id for r, *_ in rows])  # without the grades' long details
+    grades = _study_grade_keys(session, study.id)  # without the grades' long details
     cells: dict[int, dict] = {}  # each case's attribute columns, worked out once per case
     records = []
     for resp, case, case_set, model in rows:
@@ -513,6 +534,34 @@ def effective_grades(session: Session, study_id: int) -> pd.DataFrame:
     frame["correct"] = frame["correct"].astype("boolean")
     frame["rank"] = frame["rank"].astype("Int64")
     return frame
+
+
+@dataclass(frozen=True)
+class _Gold:
+    gold_diagnosis: str | None
+
+
+def effective_grade_states(session: Session, study_id: int) -> dict[int, dict]:
+    """response id -> correct, rank, method and status of the grade that counts, as effective_grades decides
+    them, for graded responses only; without the frame and the case attributes (an export at 100,000)."""
+    study = get_study(session, study_id)
+    golds = session.exec(
+        select(Response.id, Case.gold_diagnosis)
+        .join(Case, Case.id == Response.case_id)
+        .join(Model, Model.id == Response.model_id)
+        .where(Model.study_id == study.id)
+    ).all()
+    grades = _study_grade_keys(session, study.id)
+    out: dict[int, dict] = {}
+    for rid, gold in golds:
+        g = _effective(grades.get(rid, []), _Gold(gold))
+        if g is None:
+            continue
+        stale = is_stale(g, _Gold(gold))
+        correct = None if stale or g.correct is None else bool(g.correct)
+        status = STATUS_STALE if stale else g.status
+        out[rid] = {"correct": correct, "rank": g.rank, "method": g.method, "status": status}
+    return out
 
 
 @dataclass(frozen=True)

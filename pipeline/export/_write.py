@@ -10,7 +10,8 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +68,48 @@ def _check_target(out_dir: Path) -> None:
         raise DxTraceError(f"{out_dir}: folder is not empty and holds no DxTrace export; choose an empty folder")
 
 
+class _Behind:
+    """Writes one chunk in a second thread while the next is read and built: file writes, hashing and
+    pyarrow's CSV and Parquet encoders release the GIL, so they take the other core. One chunk at most
+    waits (memory stays flat); a failed write is raised at the next chunk or at the end."""
+
+    def __enter__(self) -> _Behind:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dxtrace-export")
+        self._pending: Future | None = None
+        return self
+
+    def then(self, job: Callable[[], None]) -> None:
+        self._wait()
+        self._pending = self._pool.submit(job)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if exc[0] is None:
+                self._wait()
+            elif self._pending is not None:
+                wait([self._pending])  # the writers are closed after a failure: not while one writes
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def _chunk_writer(data: bytes, built: dict, records: list[dict], jsonl, digest, tables: dict, hf) -> Callable:
+    def write() -> None:
+        if jsonl is not None:
+            jsonl.write(data)
+            digest.update(data)
+        for rel, writer in tables.items():
+            writer.write(built[rel.split("/")[1].rsplit(".", 1)[0]])
+        if hf is not None:
+            hf.write(built, records)
+
+    return write
+
+
 def _write_files(
     session: Session, plan: ExportPlan, staging: Path, formats: tuple[str, ...], writers: list, chunk: int
 ) -> tuple[list[str], dict[str, int], dict[str, str]]:
@@ -96,18 +139,12 @@ def _write_files(
         writers.append(jsonl)
     digest = hashlib.sha256()
     n_records = 0
-    for records in iter_records(session, plan, chunk, raw_json=True):
-        n_records += len(records)
-        if jsonl is not None:
-            data = b"".join(map(record_line, records))
-            jsonl.write(data)
-            digest.update(data)
-        if tables or hf is not None:
-            chunk = tables_of(columns, records)
-            for rel, writer in tables.items():
-                writer.write(chunk[rel.split("/")[1].rsplit(".", 1)[0]])
-            if hf is not None:
-                hf.write(chunk, records)
+    with _Behind() as behind:
+        for records in iter_records(session, plan, chunk, raw_json=True):
+            n_records += len(records)
+            data = b"".join(map(record_line, records)) if jsonl is not None else b""
+            built = tables_of(columns, records) if tables or hf is not None else {}
+            behind.then(_chunk_writer(data, built, records, jsonl, digest, tables, hf))
     rows: dict[str, int] = {RECORDS_FILE: n_records}
     digests: dict[str, str] = {}
     out: list[str] = []

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from db.models import TASK_DIFFERENTIAL, Annotator, Case, CaseSet, Grade, Response, Run
 from pipeline.accuracy import (
+    effective_grade_states,
     effective_grades,
     grade_check,
     grade_check_markdown,
@@ -135,6 +136,7 @@ def test_gold_change_makes_grades_stale_and_flags_clinician_grades(engine):
         assert (stale.automatic, stale.clinician) == (2, 1) and "need review" in stale.message()
         frame = effective_grades(session, study.id).set_index("case_key")
         assert frame.loc["c1", "status"] == "stale" and pd_isna(frame.loc["c1", "correct"])
+        assert _states_agree(session, study.id) == 4  # the export's light read says the same
         assert frame.loc["c3", "status"] == "stale"  # the clinician grade is not silently reused
 
         summary = grade_study(session, study.id, embeddings=False, judge=False)
@@ -143,6 +145,7 @@ def test_gold_change_makes_grades_stale_and_flags_clinician_grades(engine):
         frame = effective_grades(session, study.id).set_index("case_key")
         assert frame.loc["c1", "correct"] == True  # noqa: E712 - re-graded against the new gold (rank 2)
         assert frame.loc["c3", "status"] == "pending" and frame.loc["c3", "method"] == "review"
+        assert _states_agree(session, study.id) == 4
         review = [p for p in pending_grades(session, study.id) if p.case_key == "c3"]
         assert len(review) == 1 and "gold changed from 'Pulmonary embolism' to 'Pneumonia'" in review[0].reason
         # A new clinician grade on the new gold settles it.
@@ -150,8 +153,24 @@ def test_gold_change_makes_grades_stale_and_flags_clinician_grades(engine):
         session.commit()
         frame = effective_grades(session, study.id).set_index("case_key")
         assert frame.loc["c3", "status"] == "clinician" and frame.loc["c3", "correct"] == True  # noqa: E712
+        assert _states_agree(session, study.id) == 4
         assert stale_grades(session, ["c3"], "mini").clinician == 1  # the old one stays, as history
         assert grade_study(session, study.id, embeddings=False, judge=False).graded == 0
+
+
+def _states_agree(session, study_id) -> int:
+    """effective_grade_states gives each graded response what effective_grades says; returns how many."""
+    frame = effective_grades(session, study_id)
+    states = effective_grade_states(session, study_id)
+    for row in frame.itertuples():
+        if pd_isna(row.method):
+            assert row.response_id not in states
+            continue
+        got = states[row.response_id]
+        assert (got["method"], got["status"]) == (row.method, row.status)
+        assert got["correct"] == (None if pd_isna(row.correct) else bool(row.correct))
+        assert got["rank"] == (None if pd_isna(row.rank) else int(row.rank))
+    return len(states)
 
 
 def pd_isna(v) -> bool:
