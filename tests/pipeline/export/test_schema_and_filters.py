@@ -127,3 +127,51 @@ def test_archive_for_download_imports_back(study_db, sqlite_engine):
     with session_scope(sqlite_engine) as s:
         imported = import_export(s, archive)
     assert imported.responses == summary.counts["responses"] > 0
+
+
+def _fast_says(record: dict) -> bool:
+    from fastjsonschema import JsonSchemaException
+
+    from pipeline.export._import import _fast_record_check
+
+    try:
+        _fast_record_check()(record)
+    except JsonSchemaException:
+        return False
+    return True
+
+
+# Fields whose schema is "null or a $ref" (compiled as one type list for speed), each with values that pass
+# and values that must not.
+_NULLABLE = [
+    (("grade",), [None, {"correct": True}], [3, "x", {}, {"correct": "yes"}]),
+    (("final_label",), [None], ["x", {}, {"method": "vote"}]),
+    (("grades", 0, "annotator"), [None, "A1"], ["", 5, []]),
+    (("annotations", 0, "opened_at"), [None, "2020-01-01T00:00:00Z"], ["yesterday", 7, ""]),
+    (("final_label", "adjudicator"), [None, "A2"], ["", [], 1]),
+]
+
+
+def _set(record: dict, path: tuple, value) -> dict:
+    out = json.loads(json.dumps(record))
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return out
+
+
+@pytest.mark.parametrize(("path", "good", "bad"), _NULLABLE)
+def test_the_compiled_check_and_jsonschema_agree_on_nullable_fields(study_db, tmp_path, path, good, bad):
+    with session_scope(study_db) as s:
+        export_study(s, "labelled-study", tmp_path / "x", formats=["jsonl"])
+    records = _records(tmp_path / "x")
+    base = next(r for r in records if r["annotations"] and r["final_label"] and r["grades"])
+    validator = Draft202012Validator(json.loads(RECORD_SCHEMA_FILE.read_text("utf-8")), format_checker=FormatChecker())
+    for value in good:
+        record = _set(base, path, value)
+        assert validator.is_valid(record) and _fast_says(record), (path, value)
+    for value in bad:
+        record = _set(base, path, value)
+        assert not validator.is_valid(record), (path, value)
+        assert not _fast_says(record), (path, value)
