@@ -19,6 +19,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic_core import PydanticUndefined
 from sqlalchemy import insert, tuple_
+from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 from sqlmodel import Session, select
 
 from db.engine import json_loads
@@ -633,10 +634,15 @@ def _row(obj: _New) -> dict:
 
 
 # Each table whose new ids are needed, and the unique key its rows are found by again after the insert.
-# RETURNING in parameter order is not that: on SQLite (no order guarantee) SQLAlchemy runs one INSERT per
-# row for it, a quarter of an import's time at 100,000 responses.
 _KEYS = {Response: ("run_id", "case_id", "repeat"), Annotation: ("study_id", "response_id", "annotator_id")}
 _KEY_BATCH = 500  # keys per lookup (3 parameters each: well within any database's limit)
+
+
+def _ordered_returning(session: Session) -> bool:
+    """Whether the database returns new ids in row order from batched INSERTs (PostgreSQL). SQLite cannot:
+    SQLAlchemy then runs one INSERT per row, a quarter of an import's time at 100,000 responses."""
+    opts = session.get_bind().dialect.insertmanyvalues_implicit_sentinel
+    return bool(opts & InsertmanyvaluesSentinelOpts.ANY_AUTOINCREMENT)
 
 
 def _insert(session: Session, model, rows: list[dict], *, ids: bool = False) -> list[int]:
@@ -644,18 +650,22 @@ def _insert(session: Session, model, rows: list[dict], *, ids: bool = False) -> 
     if not rows:
         return []
     table = model.__table__
+    if ids and _ordered_returning(session):
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return [row[0] for row in session.execute(stmt, rows)]
     session.execute(insert(table), rows)
-    if not ids:
-        return []
+    return _ids_by_key(session, model, rows) if ids else []
+
+
+def _ids_by_key(session: Session, model, rows: list[dict]) -> list[int]:
+    """The ids of rows just inserted, read back by their unique key."""
+    table = model.__table__
     columns = [table.c[name] for name in _KEYS[model]]
     keys = [tuple(row[name] for name in _KEYS[model]) for row in rows]
     found: dict[tuple, int] = {}
     for start in range(0, len(keys), _KEY_BATCH):
-        part = keys[start : start + _KEY_BATCH]
-        found.update(
-            (tuple(r[1:]), r[0])
-            for r in session.execute(select(table.c.id, *columns).where(tuple_(*columns).in_(part)))
-        )
+        stmt = select(table.c.id, *columns).where(tuple_(*columns).in_(keys[start : start + _KEY_BATCH]))
+        found.update((tuple(r[1:]), r[0]) for r in session.execute(stmt))
     return [found[key] for key in keys]
 
 
